@@ -1,0 +1,40 @@
+# The two commands: `make run` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test console install lint typecheck pytest train bench clean
+
+run: install
+	$(PY) -m bot console
+
+console: install
+	$(PY) -m bot console
+
+test: install lint typecheck pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	bash scripts/bootstrap.sh $(VENV)
+	touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(VENV)/bin/pytest
+
+train: install
+	$(PY) -m bot train
+
+bench: install
+	$(PY) -m bot nlu bench
+
+clean:
+	rm -rf $(VENV) models/nlu var

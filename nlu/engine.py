@@ -1,0 +1,130 @@
+"""The NLU engine: text ➜ :class:`~nlu.types.Parse` (intent, confidence, entities).
+
+The intent model is trained from ``nlu.yml`` and stored in a model folder together with
+the SHA-256 of the data it was trained on; :meth:`NluEngine.load` retrains by itself when
+the data file changed (or the folder is missing), so editors only edit ``nlu.yml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlu.articles import ArticleMatcher
+from nlu.entities import EntityExtractor
+from nlu.intent_model import IntentModel, TrainOptions
+from nlu.training_data import TrainingData, load_training_data
+from nlu.types import FALLBACK_INTENT, Entity, Parse
+
+log = logging.getLogger(__name__)
+MODEL_FORMAT = 1
+DEFAULT_THRESHOLD = 0.45
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    model_dir: Path
+    examples: int
+    intents: list[str]
+    seconds: float
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train(data_path: Path, model_dir: Path, options: TrainOptions | None = None) -> TrainResult:
+    """Train the intent model from ``data_path`` and write it to ``model_dir``."""
+    data = load_training_data(data_path)
+    started = time.perf_counter()
+    model = IntentModel.train(
+        [e.text for e in data.examples], [e.intent for e in data.examples], options
+    )
+    seconds = time.perf_counter() - started
+    meta = {
+        "format": MODEL_FORMAT,
+        "data_sha256": file_digest(data_path),
+        "data_file": str(data_path),
+        "examples": len(data.examples),
+        "train_seconds": round(seconds, 3),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    model.save(model_dir, meta)
+    return TrainResult(model_dir, len(data.examples), model.intents, seconds)
+
+
+class NluEngine:
+    def __init__(
+        self,
+        model: IntentModel,
+        data: TrainingData,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        articles: Iterable[str] = (),
+    ) -> None:
+        self.model = model
+        self.threshold = threshold
+        self.synonyms = dict(data.synonyms)
+        self.extractor = EntityExtractor()
+        self.extractor.add_units(data.lookups.get("unit", []))
+        self.set_articles(articles)
+
+    @classmethod
+    def load(
+        cls,
+        data_path: Path,
+        model_dir: Path,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        articles: Iterable[str] = (),
+    ) -> NluEngine:
+        """Load the model, retraining first if ``data_path`` changed since it was trained."""
+        data = load_training_data(data_path)
+        if not _up_to_date(data_path, model_dir):
+            result = train(data_path, model_dir)
+            log.info(
+                "nlu model retrained",
+                extra={"examples": result.examples, "seconds": round(result.seconds, 3)},
+            )
+        model, _ = IntentModel.load(model_dir)
+        return cls(model, data, threshold=threshold, articles=articles)
+
+    def set_articles(self, articles: Iterable[str]) -> None:
+        """Give the engine the catalog's articles (call again after a catalog import)."""
+        matcher = ArticleMatcher(articles)
+        self.extractor.matcher = matcher if len(matcher) else None
+
+    def parse(self, text: str) -> Parse:
+        ranking = self.model.predict(text) if text.strip() else [(FALLBACK_INTENT, 1.0)]
+        intent, confidence = ranking[0]
+        if confidence < self.threshold:
+            intent = FALLBACK_INTENT
+        entities = tuple(self._synonym(e) for e in self.extractor.extract(text))
+        return Parse(text, intent, confidence, entities, tuple(ranking[:5]))
+
+    def _synonym(self, entity: Entity) -> Entity:
+        if entity.entity in ("number", "article", "quantity", "yes_no"):
+            return entity
+        canonical = self.synonyms.get(entity.value.lower())
+        if canonical is None:
+            return entity
+        return Entity(entity.entity, canonical, entity.start, entity.end, entity.confidence)
+
+
+def _up_to_date(data_path: Path, model_dir: Path) -> bool:
+    meta_file = model_dir / "model.json"
+    if not meta_file.exists() or not (model_dir / "weights.npz").exists():
+        return False
+    import json
+
+    try:
+        meta = json.loads(meta_file.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(
+        meta.get("format") == MODEL_FORMAT and meta.get("data_sha256") == file_digest(data_path)
+    )

@@ -1,0 +1,62 @@
+"""The shapes NLU hands to the rest of the bot: a parse with its intent and entities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One thing found in an utterance.
+
+    ``value`` is normalised (digits for numbers and articles, ``"yes"``/``"no"`` for
+    ``yes_no``, a nominative first name for ``name``); ``start``/``end`` are character
+    offsets into the original text.
+    """
+
+    entity: str
+    value: str
+    start: int
+    end: int
+    confidence: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "entity": self.entity,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+        }
+        if self.confidence < 1.0:
+            data["confidence"] = round(self.confidence, 3)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    """What the bot understood from one caller turn."""
+
+    text: str
+    intent: str
+    confidence: float
+    entities: tuple[Entity, ...] = field(default_factory=tuple)
+    ranking: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    def first(self, entity: str) -> Entity | None:
+        """The first entity of this type, or ``None``."""
+        return next((e for e in self.entities if e.entity == entity), None)
+
+    def values(self, entity: str) -> list[str]:
+        return [e.value for e in self.entities if e.entity == entity]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "entities": [e.to_json() for e in self.entities],
+        }
+
+
+FALLBACK_INTENT = "nlu_fallback"
