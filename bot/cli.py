@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import ConfigError, Settings, load_settings
+from connectors.shop.catalog_import import CatalogError
+from dialogs.responses import ResponsesError
 from nlu.training_data import TrainingDataError
 
 
@@ -26,6 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = nlu_commands.add_parser("evaluate", help="k-fold cross-validation report")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--out", type=Path, help="folder for report.json and confusion.png")
+    console = commands.add_parser("console", help="play a call by typing (text console)")
+    console.add_argument("--caller", default="+79607775577", help="the caller's number")
+    console.add_argument("--called", default="78123098635", help="the dialled number")
+    console.add_argument("--json", action="store_true", help="one JSON event per line")
+
+    catalog = commands.add_parser("catalog", help="the product catalog")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    do_import = catalog_commands.add_parser("import", help="replace the catalog from .xlsx")
+    do_import.add_argument("file", type=Path)
+
+    commands.add_parser("outbox", help="show queued order e-mails and try to send them now")
+
     bench = nlu_commands.add_parser("bench", help="parse latency p50/p99 and training time")
     bench.add_argument("--out", type=Path, default=Path("bench/nlu.json"))
     return parser
@@ -42,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         return dispatch(args, settings)
-    except (ConfigError, TrainingDataError) as exc:
+    except (ConfigError, TrainingDataError, ResponsesError, CatalogError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        print(f"error: shop database: {type(exc).__name__}: {cause}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -63,4 +84,17 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
             return nlu_commands.cmd_bench(settings, args.out)
+    if args.command == "console":
+        from bot.console import ConsoleOptions, run_console
+
+        options = ConsoleOptions(args.caller, args.called, args.json)
+        return asyncio.run(run_console(settings, options))
+    if args.command == "catalog":
+        from bot.shop_commands import cmd_catalog_import
+
+        return asyncio.run(cmd_catalog_import(settings, args.file))
+    if args.command == "outbox":
+        from bot.shop_commands import cmd_outbox
+
+        return asyncio.run(cmd_outbox(settings))
     raise AssertionError(f"unhandled command {args.command}")

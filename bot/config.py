@@ -1,7 +1,9 @@
 """The bot's one typed settings object: defaults, then ``config.yml``, then ``BOT_*`` env.
 
 ``python -m bot --config FILE`` (or ``BOT_CONFIG=FILE``) picks the YAML file; without one
-the embedded defaults run the demo shop offline. See README «Configuration».
+the embedded defaults run the demo shop offline. Nested keys in the environment use a
+double underscore: ``BOT_SHOP__URL=…``, ``BOT_MAIL__PORT=2525``, ``BOT_DADATA__TOKEN=…``.
+See README «Configuration» for every key.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
+from connectors.shop.dadata import DadataSettings
+from connectors.shop.mail import SmtpSettings
+from connectors.shop.settings import ShopSettings
+from dialogs.config import DialogSettings
 
 __all__ = ["ConfigError", "NluSettings", "Settings", "load_settings"]
 
@@ -28,8 +34,36 @@ class NluSettings:
 
 
 @dataclass(slots=True)
+class DemoSettings:
+    """Create the demo shop when the database has no shop tables yet (SQLite only)."""
+
+    enabled: bool = True
+    source: Path = Path("data/shop_demo.yml")
+    catalog: Path = Path("data/catalog.xlsx")
+
+
+@dataclass(slots=True)
+class OutboxSettings:
+    base_delay: float = 1.0  # first retry after this many seconds, doubling each time
+    max_delay: float = 300.0
+    poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.base_delay <= self.max_delay:
+            raise ValueError("outbox: need 0 < base_delay <= max_delay")
+        if self.poll_interval <= 0:
+            raise ValueError("outbox.poll_interval must be positive")
+
+
+@dataclass(slots=True)
 class Settings:
     nlu: NluSettings = field(default_factory=NluSettings)
+    dialog: DialogSettings = field(default_factory=DialogSettings)
+    shop: ShopSettings = field(default_factory=ShopSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    mail: SmtpSettings = field(default_factory=SmtpSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    dadata: DadataSettings = field(default_factory=DadataSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,10 +16,10 @@ from nlu.training_data import load_training_data
 
 
 def catalog_articles(settings: Settings) -> list[str]:
-    """Articles of the demo catalog file, so ``nlu parse`` can match articles offline."""
+    """The shop catalog's articles, so ``nlu parse`` matches articles as the bot does."""
     from bot.shop_setup import catalog_articles as read
 
-    return read(settings)
+    return asyncio.run(read(settings))
 
 
 def cmd_train(settings: Settings) -> int:

@@ -1,17 +1,79 @@
-"""Where the bot finds its shop: the catalog's articles for the NLU."""
+"""Open the shop for the bot: database (demo on first run), outbox, ports for the dialogs."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot.config import Settings
+from connectors.shop.dadata import DadataNameCleaner
+from connectors.shop.database import ShopDatabase
+from connectors.shop.demo import create_demo_shop
+from connectors.shop.outbox import Outbox
+from dialogs.ports import NameVerdict, ShopPorts
+from nlu.names import clean_name
 
-DEMO_CATALOG = Path("data/catalog.xlsx")
+log = logging.getLogger(__name__)
+SHOP_TABLES = {"shop_orders", "shop_orders_status", "users"}
 
 
-def catalog_articles(settings: Settings) -> list[str]:
-    if not DEMO_CATALOG.exists():
-        return []
-    from connectors.shop.catalog_import import read_catalog
+class OfflineNameCleaner:
+    """pymorphy3 name cleaning (no network): the default when no dadata token is set."""
 
-    return [item.article for item in read_catalog(DEMO_CATALOG)]
+    async def clean(self, raw: str) -> NameVerdict:
+        return clean_name(raw)
+
+
+@dataclass(slots=True)
+class Shop:
+    db: ShopDatabase
+    outbox: Outbox
+    ports: ShopPorts
+    dadata: DadataNameCleaner | None = None
+
+    async def close(self) -> None:
+        if self.dadata is not None:
+            await self.dadata.close()
+        await self.db.close()
+
+
+def _needs_demo(url: str) -> bool:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(parsed)
+    try:
+        return not set(sa.inspect(engine).get_table_names()) >= SHOP_TABLES
+    finally:
+        engine.dispose()
+
+
+async def open_shop(settings: Settings) -> Shop:
+    demo = settings.demo
+    if demo.enabled and await asyncio.to_thread(_needs_demo, settings.shop.url):
+        log.info("creating the demo shop", extra={"url": settings.shop.url})
+        await asyncio.to_thread(create_demo_shop, settings.shop.url, demo.source, demo.catalog)
+    db = await ShopDatabase.open(settings.shop)
+    outbox = Outbox(
+        db,
+        settings.mail,
+        base_delay=settings.outbox.base_delay,
+        max_delay=settings.outbox.max_delay,
+    )
+    dadata = DadataNameCleaner(settings.dadata) if settings.dadata.token else None
+    names = dadata if dadata is not None else OfflineNameCleaner()
+    return Shop(db, outbox, ShopPorts(catalog=db, customers=db, names=names), dadata)
+
+
+async def catalog_articles(settings: Settings) -> list[str]:
+    shop = await open_shop(settings)
+    try:
+        return await shop.db.articles()
+    finally:
+        await shop.close()

@@ -1,0 +1,157 @@
+"""The text console: play a whole call by typing (``python -m bot console``).
+
+Typed lines are the caller's words; ``/dtmf 12#`` presses keys, ``/silence`` lets the
+no-input timeout pass, ``/hangup`` ends the call, ``/help`` lists these. When stdin is not
+a terminal, each line is one caller turn (end of input hangs up if the call is still on).
+``--json`` prints one JSON event per line: ``say``, ``set_caller_name``, ``order``,
+``email``, ``transfer``, ``hangup``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from bot.config import Settings
+from bot.conversation import TextConversation, call_context
+from bot.shop_setup import Shop, open_shop
+from dialogs.policy import RESPONSES
+from dialogs.responses import Responses
+from nlu.engine import NluEngine
+
+log = logging.getLogger(__name__)
+HELP = "/dtmf 12#  keys · /silence  no answer · /hangup  end the call · /help"
+
+
+@dataclass(slots=True)
+class ConsoleOptions:
+    caller: str = "+79607775577"
+    called: str = "78123098635"
+    json: bool = False
+
+
+def render(event: dict[str, Any]) -> str:
+    kind = event["type"]
+    if kind == "say":
+        return f"бот: {event['text']}"
+    if kind == "set_caller_name":
+        return f"  [caller name for operators: {event['name']}]"
+    if kind == "transfer":
+        return f"  [transfer ➜ {event['target']} (reason: {event['reason']})]"
+    if kind == "order":
+        items = ", ".join(f"{i['article']} × {i['quantity']}" for i in event["items"]) or "—"
+        return (
+            f"  [order #{event['order_id']} saved, status «{event['status']}»: {items}; "
+            "e-mail queued]"
+        )
+    if kind == "email":
+        return f"  [e-mail for order #{event['order_id']}: {event['status']}]"
+    if kind == "hangup":
+        return "  [call ended]"
+    return f"  [{json.dumps(event, ensure_ascii=False)}]"
+
+
+async def open_conversation(
+    settings: Settings, shop: Shop, caller: str, called: str, sink: Any = None
+) -> TextConversation:
+    responses = Responses.load(settings.dialog.responses)
+    responses.require(RESPONSES)
+    nlu = await asyncio.to_thread(
+        NluEngine.load,
+        settings.nlu.data,
+        settings.nlu.model_dir,
+        threshold=settings.nlu.threshold,
+        articles=await shop.db.articles(),
+    )
+    context = call_context(caller, called)
+    return TextConversation(context, nlu, shop.db, shop.ports, responses, settings.dialog, sink)
+
+
+async def _lines(stdin: TextIO, interactive: bool) -> AsyncIterator[str]:
+    while True:
+        if interactive:
+            try:
+                line = await asyncio.to_thread(input, "вы> ")
+            except EOFError:
+                return
+        else:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                return
+        yield line.rstrip("\n")
+
+
+async def run_console(
+    settings: Settings,
+    options: ConsoleOptions,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> int:
+    def show(event: dict[str, Any]) -> None:
+        text = json.dumps(event, ensure_ascii=False) if options.json else render(event)
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    interactive = stdin.isatty() and not options.json
+    shop = await open_shop(settings)
+    try:
+        conversation = await open_conversation(settings, shop, options.caller, options.called, show)
+        if interactive:
+            stdout.write(f"Text console · caller {options.caller} · {HELP}\n")
+        await conversation.start()
+        await _deliver(shop, conversation, show)
+        async for line in _lines(stdin, interactive):
+            if conversation.ended:
+                break
+            if not await _turn(conversation, line.strip(), stdout):
+                break
+            await _deliver(shop, conversation, show)
+        if not conversation.ended:
+            await conversation.hangup()
+        await _deliver(shop, conversation, show)
+    finally:
+        await shop.close()
+    return 0
+
+
+async def _turn(conversation: TextConversation, line: str, stdout: TextIO) -> bool:
+    if not line:
+        return True
+    if not line.startswith("/"):
+        await conversation.say(line)
+        return True
+    command, _, argument = line.partition(" ")
+    if command == "/dtmf" and argument.strip():
+        await conversation.keys(argument.strip())
+    elif command == "/silence":
+        await conversation.silence()
+    elif command in ("/hangup", "/quit", "/exit"):
+        await conversation.hangup()
+        return False
+    else:
+        stdout.write(HELP + "\n")
+    return True
+
+
+async def _deliver(
+    shop: Shop, conversation: TextConversation, show: Callable[[dict[str, Any]], None]
+) -> None:
+    """Send this call's queued e-mails now; if SMTP is down they stay in the outbox and
+    ``python -m bot outbox`` (or the server's outbox worker) retries them with backoff."""
+    pending = [i for i in conversation.order_ids if i not in conversation.reported]
+    if not pending:
+        return
+    try:
+        await shop.outbox.deliver_due()
+    except Exception:  # the outbox keeps the message; report it as pending
+        log.warning("e-mail delivery attempt failed", exc_info=True)
+    waiting = {e.order_id for e in await shop.db.outbox_entries() if e.sent_at is None}
+    for order_id in pending:
+        sent = order_id not in waiting
+        show({"type": "email", "order_id": order_id, "status": "sent" if sent else "pending"})
+        conversation.reported.add(order_id)

@@ -1,0 +1,35 @@
+"""Dialog settings (the ``dialog:`` section of the bot's configuration)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = ("menu", "order", "status", "greeting")
+
+
+@dataclass(slots=True)
+class DialogSettings:
+    responses: Path = Path("data/responses.yml")
+    scenario: str = "menu"  # menu | order | status | greeting (see README)
+    max_article_failures: int = 3  # article not found N times ➜ operator
+    max_misunderstandings: int = 3  # not understood N times in a row ➜ operator
+    max_silences: int = 3  # no answer N times in a row ➜ operator
+    min_article_confidence: float = 0.75  # 1 edit in 4 digits passes, in 3 does not
+    max_quantity: int = 1000
+    operator: str = "operator"  # transfer target: queue, extension or SIP URI
+    done_status: str = "выполнен"  # shop_orders_status.Name of a finished order
+    status_accepted: str = "принят успешно"
+    status_transferred: str = "переведен на оператора"
+    status_abandoned: str = "прерван абонентом"
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"dialog.scenario must be one of {', '.join(SCENARIOS)}")
+        for name in ("max_article_failures", "max_misunderstandings", "max_silences"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"dialog.{name} must be at least 1")
+        if not 0.0 <= self.min_article_confidence <= 1.0:
+            raise ValueError("dialog.min_article_confidence must be between 0 and 1")
+        if self.max_quantity < 1:
+            raise ValueError("dialog.max_quantity must be at least 1")
