@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("pymorphy3").setLevel(logging.WARNING)
+    if args.command == "console" and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # the console prints its own events
     try:
         settings = load_settings(args.config)
         return dispatch(args, settings)

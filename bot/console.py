@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -50,7 +50,8 @@ def render(event: dict[str, Any]) -> str:
             "e-mail queued]"
         )
     if kind == "email":
-        return f"  [e-mail for order #{event['order_id']}: {event['status']}]"
+        note = "" if event["status"] == "sent" else " (kept in the outbox: python -m bot outbox)"
+        return f"  [e-mail for order #{event['order_id']}: {event['status']}{note}]"
     if kind == "hangup":
         return "  [call ended]"
     return f"  [{json.dumps(event, ensure_ascii=False)}]"
@@ -72,18 +73,15 @@ async def open_conversation(
     return TextConversation(context, nlu, shop.db, shop.ports, responses, settings.dialog, sink)
 
 
-async def _lines(stdin: TextIO, interactive: bool) -> AsyncIterator[str]:
-    while True:
-        if interactive:
-            try:
-                line = await asyncio.to_thread(input, "вы> ")
-            except EOFError:
-                return
-        else:
-            line = await asyncio.to_thread(stdin.readline)
-            if not line:
-                return
-        yield line.rstrip("\n")
+async def _next_line(stdin: TextIO, interactive: bool) -> str | None:
+    """The caller's next turn, or ``None`` at the end of input."""
+    if interactive:
+        try:
+            return await asyncio.to_thread(input, "вы> ")
+        except EOFError:
+            return None
+    line = await asyncio.to_thread(stdin.readline)
+    return line.rstrip("\n") if line else None
 
 
 async def run_console(
@@ -105,10 +103,9 @@ async def run_console(
             stdout.write(f"Text console · caller {options.caller} · {HELP}\n")
         await conversation.start()
         await _deliver(shop, conversation, show)
-        async for line in _lines(stdin, interactive):
-            if conversation.ended:
-                break
-            if not await _turn(conversation, line.strip(), stdout):
+        while not conversation.ended:
+            line = await _next_line(stdin, interactive)
+            if line is None or not await _turn(conversation, line.strip(), stdout):
                 break
             await _deliver(shop, conversation, show)
         if not conversation.ended:
