@@ -16,7 +16,7 @@ test: install lint typecheck pytest
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/bootstrap.sh
+$(STAMP): pyproject.toml scripts/bootstrap.sh scripts/apt-packages.txt scripts/prepare_models.py
 	bash scripts/bootstrap.sh $(VENV)
 	touch $(STAMP)
 
@@ -28,7 +28,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(VENV)/bin/pytest
+	SPEECH_REQUIRE_ENGINES=1 $(VENV)/bin/pytest
 
 train: install
 	$(PY) -m bot train

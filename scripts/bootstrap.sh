@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the bot needs on a fresh Debian/Ubuntu machine (run as root) or on a
-# developer machine that already has Python 3.11: system packages, then a virtualenv.
+# developer machine that already has Python 3.11: system packages (scripts/apt-packages.txt),
+# then a virtualenv with the project, then the speech models (scripts/prepare_models.py).
 # Idempotent: skips what is already there. Usage: bash scripts/bootstrap.sh [.venv]
 set -euo pipefail
 VENV=${1:-.venv}
@@ -24,7 +25,7 @@ fi
 if [ -f scripts/apt-packages.txt ]; then
   while read -r pkg; do
     [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || need_apt+=("$pkg")
   done < scripts/apt-packages.txt
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -46,4 +47,6 @@ fi
 echo "== installing Python packages into $VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+echo "== preparing models"
+"$VENV/bin/python" scripts/prepare_models.py
 echo "== install done"

@@ -1,0 +1,132 @@
+"""Speech recognition: the ``Recognizer`` interface, ``Transcript``, ``Hints`` and the registry.
+
+Engines live one per module (``asr_whisper``, ``asr_vosk``) and fill ``_transcribe_sync``;
+the base class resamples to the engine's rate, runs the blocking call in the shared bounded
+worker pool (``speech.executor``) and times it. Engines are chosen by name from config via
+``create_recognizer(name, **options)``; they register themselves in ``RECOGNIZERS``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar
+
+from speech.audio import Audio
+from speech.executor import get_executor, run_blocking
+
+_T = TypeVar("_T")
+
+Expect = Literal["article", "quantity", "yes_no", "menu"]
+EXPECT_VALUES: frozenset[str] = frozenset({"article", "quantity", "yes_no", "menu"})
+
+
+@dataclass
+class Transcript:
+    """What an engine heard. ``confidence`` is 0..1 when the engine gives one."""
+
+    text: str
+    confidence: float | None
+    duration_s: float  # audio length
+    elapsed_s: float  # processing time (wall clock)
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing time / audio time."""
+        return self.elapsed_s / self.duration_s if self.duration_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Partial:
+    """An interim result of a streaming engine.
+
+    ``final`` is True when the engine closed a segment (an endpoint inside the stream): that
+    text will not change any more; otherwise the text may still be revised.
+    """
+
+    text: str
+    final: bool = False
+
+
+@dataclass
+class Hints:
+    """What the dialog expects next; engines may bias (Whisper) or restrict (Vosk) on it."""
+
+    expect: Expect | None = None
+    phrases: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.expect is not None and self.expect not in EXPECT_VALUES:
+            raise ValueError(f"unknown expect {self.expect!r}; one of {sorted(EXPECT_VALUES)}")
+
+
+class Recognizer(ABC):
+    """An utterance recognizer: ``await transcribe(audio, hints)`` -> ``Transcript``."""
+
+    name: ClassVar[str] = ""
+    sample_rate: int = 16000
+
+    def __init__(self, *, executor: Executor | None = None) -> None:
+        self._executor = executor
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor if self._executor is not None else get_executor()
+
+    async def run_in_pool(self, func: Callable[..., _T], *args: Any) -> _T:
+        """Run a blocking call of this engine in its worker pool."""
+        return await run_blocking(func, *args, executor=self.executor)
+
+    async def load(self) -> None:
+        """Load the model now (in the worker pool) instead of on the first utterance."""
+        await self.run_in_pool(self._load_sync)
+
+    def _load_sync(self) -> None:  # noqa: B027 - optional hook
+        """Load the engine's model; engines override it (the default has nothing to load)."""
+
+    async def transcribe(self, audio: Audio, hints: Hints | None = None) -> Transcript:
+        """Recognize one utterance; blocking work runs in the worker pool."""
+        started = time.perf_counter()
+        text, confidence = await self.run_in_pool(self._transcribe_blocking, audio, hints)
+        elapsed = time.perf_counter() - started
+        return Transcript(text, confidence, audio.duration, elapsed)
+
+    def transcribe_sync(self, audio: Audio, hints: Hints | None = None) -> Transcript:
+        """Blocking variant for scripts and benchmarks (never call it on the event loop)."""
+        started = time.perf_counter()
+        text, confidence = self._transcribe_blocking(audio, hints)
+        return Transcript(text, confidence, audio.duration, time.perf_counter() - started)
+
+    def _transcribe_blocking(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
+        self._load_sync()
+        return self._transcribe_sync(audio.resample(self.sample_rate), hints)
+
+    @abstractmethod
+    def _transcribe_sync(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
+        """Recognize ``audio`` (already at ``self.sample_rate``): ``(text, confidence)``."""
+
+
+_R = TypeVar("_R", bound=type[Recognizer])
+
+RECOGNIZERS: dict[str, type[Recognizer]] = {}
+
+
+def register_recognizer(cls: _R) -> _R:
+    """Class decorator: make an engine available to ``create_recognizer`` by its ``name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no engine name")
+    RECOGNIZERS[cls.name] = cls
+    return cls
+
+
+def create_recognizer(name: str, **options: Any) -> Recognizer:
+    """Build the engine registered as ``name`` with its options (from config)."""
+    try:
+        cls = RECOGNIZERS[name]
+    except KeyError:
+        known = ", ".join(sorted(RECOGNIZERS)) or "none"
+        raise ValueError(f"unknown recognizer {name!r}; known: {known}") from None
+    return cls(**options)

@@ -1,0 +1,196 @@
+"""Whisper (faster-whisper / CTranslate2) utterance recognizer, offline from a model folder.
+
+The model folder is ``models/whisper-base`` by default (assembled from PyPI wheels by
+``scripts/prepare_models.py``). A model is loaded once per process and shared by every
+recognizer and call (a module cache keyed by folder + compute type, guarded by a lock);
+CTranslate2 serialises or parallelises concurrent calls itself (``num_workers``).
+
+Decoding is greedy (``beam_size=1``) at temperature 0 with the fallback off: on the target
+2-core machines that keeps the real-time factor around 0.1–0.25. When ``use_prompt`` is on,
+the dialog's ``Hints`` become an ``initial_prompt`` that nudges Whisper towards the expected
+words ("Артикул товара?" fixes "Артидку" -> "Артикул"; "Сколько штук? 3 штуки." makes it write
+quantities as digits). Prompts that contain article numbers ("Артикул 123, 4512.") were
+measured to hurt: Whisper regroups dictated digits after them (7715 -> 7175) and on unclear
+audio echoes the prompt back as the transcript, so the article prompt has no digits. The
+prompts can be replaced per recognizer (``prompts=``). Output length is capped relative to
+the audio length, which cuts off greedy-decoding repetition loops ("1-1-1-1-...").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+from speech.asr import Hints, Recognizer, register_recognizer
+from speech.audio import Audio
+from speech.errors import EngineUnavailable
+
+DEFAULT_MODEL_DIR = "models/whisper-base"
+
+# initial_prompt per expected answer: short, in the style we want back (measured on Festival
+# speech: see the module docstring). "menu" uses the hint phrases only.
+PROMPTS: dict[str, str] = {
+    "article": "Артикул товара?",
+    "quantity": "Сколько штук? 3 штуки.",
+    "yes_no": "Да. Нет.",
+    "menu": "",
+}
+MAX_NEW_TOKENS = 220  # with a prompt of at most 223 tokens this stays within Whisper's 448
+
+# Whole transcripts that Whisper is known to invent on silence or noise (subtitle credits).
+HALLUCINATIONS: tuple[str, ...] = (
+    "продолжение следует",
+    "субтитры сделал dimatorzok",
+    "субтитры создавал dimatorzok",
+    "редактор субтитров а.семкин корректор а.егорова",
+    "спасибо за просмотр",
+    "до новых встреч",
+)
+
+# A short unit repeated 8+ times up to the end of the text: a decoding loop cut by the cap.
+_RUNAWAY = re.compile(r"(.{1,8}?)\1{7,}\W*$")
+
+_models: dict[tuple[str, str], Any] = {}
+_models_lock = threading.Lock()
+
+
+def load_whisper_model(
+    model_dir: str | Path,
+    compute_type: str = "int8",
+    cpu_threads: int = 2,
+    num_workers: int = 1,
+) -> Any:
+    """The process-wide ``faster_whisper.WhisperModel`` for a folder and compute type.
+
+    The first caller's ``cpu_threads`` and ``num_workers`` are the ones used.
+    """
+    path = Path(model_dir).resolve()
+    key = (str(path), compute_type)
+    with _models_lock:
+        model = _models.get(key)
+        if model is not None:
+            return model
+        if not (path / "model.bin").is_file():
+            raise EngineUnavailable(
+                f"no Whisper model in {path} (for whisper-base run scripts/prepare_models.py;"
+                " see models/README.md)"
+            )
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "faster-whisper is not installed (run scripts/bootstrap.sh)"
+            ) from exc
+        model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+            local_files_only=True,
+        )
+        _models[key] = model
+        return model
+
+
+def build_prompt(hints: Hints | None, prompts: dict[str, str] | None = None) -> str | None:
+    """The ``initial_prompt`` for these hints, or None when they say nothing."""
+    if hints is None:
+        return None
+    table = PROMPTS if prompts is None else prompts
+    parts: list[str] = []
+    if hints.expect is not None and table.get(hints.expect):
+        parts.append(table[hints.expect])
+    if hints.phrases:
+        parts.append(", ".join(p.strip() for p in hints.phrases if p.strip()) + ".")
+    prompt = " ".join(parts).strip()
+    return prompt or None
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^\w.\s]", "", text.lower()).strip(" .")
+
+
+@register_recognizer
+class WhisperRecognizer(Recognizer):
+    """faster-whisper on CPU; options mirror the config keys."""
+
+    name = "whisper"
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        model_dir: str | Path = DEFAULT_MODEL_DIR,
+        *,
+        language: str = "ru",
+        beam_size: int = 1,
+        temperature: float = 0.0,
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+        num_workers: int = 1,
+        use_prompt: bool = True,
+        prompts: dict[str, str] | None = None,
+        max_tokens_per_second: float | None = 15.0,
+        drop_hallucinations: bool = True,
+        executor: Executor | None = None,
+    ) -> None:
+        super().__init__(executor=executor)
+        self.model_dir = Path(model_dir)
+        self.language = language
+        self.beam_size = beam_size
+        self.temperature = temperature
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.num_workers = num_workers
+        self.use_prompt = use_prompt
+        self.prompts = {**PROMPTS, **(prompts or {})}
+        self.max_tokens_per_second = max_tokens_per_second
+        self.drop_hallucinations = drop_hallucinations
+        self._model: Any = None
+
+    def _load_sync(self) -> None:
+        if self._model is None:
+            self._model = load_whisper_model(
+                self.model_dir, self.compute_type, self.cpu_threads, self.num_workers
+            )
+
+    def _transcribe_sync(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
+        prompt = build_prompt(hints, self.prompts) if self.use_prompt else None
+        max_new_tokens = None
+        if self.max_tokens_per_second is not None:
+            budget = math.ceil(audio.duration * self.max_tokens_per_second) + 16
+            max_new_tokens = min(MAX_NEW_TOKENS, budget)
+        segments, _info = self._model.transcribe(
+            audio.float_samples(),
+            language=self.language,
+            beam_size=self.beam_size,
+            best_of=1,
+            temperature=self.temperature,  # one value: no temperature fallback
+            condition_on_previous_text=False,
+            initial_prompt=prompt,
+            max_new_tokens=max_new_tokens,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        texts: list[str] = []
+        weighted = 0.0
+        tokens = 0
+        for segment in segments:
+            text = segment.text.strip()
+            if not text:
+                continue
+            texts.append(text)
+            n = max(1, len(segment.tokens))
+            weighted += segment.avg_logprob * n
+            tokens += n
+        text = " ".join(texts).strip()
+        if self.drop_hallucinations and _normalise(text) in HALLUCINATIONS:
+            return "", 0.0
+        if not tokens:
+            return "", 0.0
+        # Greedy decoding can loop ("123-2-1-1-1-..."): report it as no confidence at all.
+        return text, 0.0 if _RUNAWAY.search(text) else math.exp(weighted / tokens)

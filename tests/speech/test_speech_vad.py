@@ -1,0 +1,129 @@
+"""Silero VAD and end-of-phrase detection on Festival speech with silence around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from speech.audio import Audio, tone
+from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, SileroVad, SpeechStarted, VadEvent
+from tests.speech.conftest import quiet_noise, speech_offset_s, speech_onset_s
+
+PHRASE = "артикул сто двадцать три, две штуки"
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    return SileroVad()
+
+
+def run(detector: EndOfPhraseDetector, audio: Audio, frame_ms: int = 20) -> list[VadEvent]:
+    events: list[VadEvent] = []
+    for frame in audio.frames(frame_ms):
+        events.extend(detector.feed(frame))
+    return events
+
+
+def test_silero_vad_chunks_and_scores(vad: SileroVad) -> None:
+    assert vad.sample_rate == 16000
+    assert vad.chunk_samples == 512
+    assert vad.chunk_ms == pytest.approx(32.0)
+    assert SileroVad(8000).chunk_samples == 256
+    vad.reset()
+    assert vad.probability(np.zeros(512, dtype=np.float32)) < 0.1
+    with pytest.raises(ValueError):
+        vad.probability(np.zeros(100, dtype=np.float32))
+
+
+def test_silero_vad_hears_speech_not_tones(vad: SileroVad, say: Callable[..., Audio]) -> None:
+    vad.reset()
+    assert vad.probabilities(say(PHRASE)).max() > 0.9
+    vad.reset()
+    assert vad.probabilities(tone(1000, 1.0)).max() < 0.5
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
+def test_phrase_is_detected_with_timings(
+    vad: SileroVad, say: Callable[..., Audio], rate: int
+) -> None:
+    speech = say(PHRASE, rate)
+    onset = 1.0 + speech_onset_s(speech)
+    offset = 1.0 + speech_offset_s(speech)
+    signal = quiet_noise(1.0, rate) + speech + quiet_noise(2.0, rate, seed=2)
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, end_silence_ms=700)
+    events = run(detector, signal)
+    assert [type(e) for e in events] == [SpeechStarted, PhraseEnded]
+    started, ended = events
+    assert isinstance(started, SpeechStarted) and isinstance(ended, PhraseEnded)
+    assert abs(started.at_ms - onset * 1000) <= 100
+    assert ended.speech_start_ms == started.at_ms
+    assert abs(ended.last_voice_ms - offset * 1000) <= 200
+    assert 700 <= ended.end_ms - ended.last_voice_ms < 700 + 32 + 1
+    assert not ended.forced
+    # The phrase audio: 200 ms pre-roll + speech + 200 ms post-roll, at the input rate.
+    assert ended.audio.rate == rate
+    expected = (ended.last_voice_ms - ended.speech_start_ms + 400) / 1000
+    assert ended.audio.duration == pytest.approx(expected, abs=0.01)
+    assert ended.audio.rms() > 1000
+
+
+def test_end_silence_can_change_per_turn(vad: SileroVad, say: Callable[..., Audio]) -> None:
+    signal = quiet_noise(0.5, 8000) + say("да", 8000) + quiet_noise(1.5, 8000)
+    gaps = {}
+    for end_silence in (300, 1000):
+        vad.reset()
+        detector = EndOfPhraseDetector(vad)
+        detector.start_turn(end_silence_ms=end_silence)
+        ended = [e for e in run(detector, signal) if isinstance(e, PhraseEnded)]
+        assert len(ended) == 1
+        gaps[end_silence] = ended[0].end_ms - ended[0].last_voice_ms
+    assert 300 <= gaps[300] <= 340
+    assert 1000 <= gaps[1000] <= 1040
+
+
+def test_no_input_on_silence_once_per_turn(vad: SileroVad) -> None:
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, no_input_ms=5000)
+    events = run(detector, quiet_noise(12.0, 8000))
+    assert len(events) == 1 and isinstance(events[0], NoInput)
+    assert 5000 <= events[0].at_ms <= 5040
+    detector.start_turn(no_input_ms=2000)
+    turn_start = detector.now_ms
+    events = run(detector, quiet_noise(3.0, 8000, seed=5))
+    assert len(events) == 1 and isinstance(events[0], NoInput)
+    assert 2000 <= events[0].at_ms - turn_start <= 2040
+
+
+def test_flush_closes_a_phrase_in_progress(vad: SileroVad, say: Callable[..., Audio]) -> None:
+    vad.reset()
+    detector = EndOfPhraseDetector(vad)
+    events = run(detector, quiet_noise(0.3, 16000) + say(PHRASE))
+    assert [type(e) for e in events] == [SpeechStarted]
+    assert detector.in_speech
+    (ended,) = detector.flush()
+    assert isinstance(ended, PhraseEnded) and ended.forced
+    assert ended.audio.duration > 2.0
+    assert detector.flush() == []
+
+
+def test_max_phrase_length_forces_an_end(vad: SileroVad, say: Callable[..., Audio]) -> None:
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, max_phrase_ms=1000)
+    events = run(detector, say(PHRASE, 8000))
+    ended = [e for e in events if isinstance(e, PhraseEnded)]
+    assert ended and ended[0].forced
+    assert ended[0].end_ms - ended[0].speech_start_ms == pytest.approx(1000, abs=40)
+
+
+def test_frames_must_keep_one_rate(vad: SileroVad) -> None:
+    detector = EndOfPhraseDetector(vad)
+    detector.feed(Audio.silence(0.02, 8000))
+    with pytest.raises(ValueError):
+        detector.feed(Audio.silence(0.02, 16000))
+    detector.reset()
+    assert detector.now_ms == 0.0
+    detector.feed(Audio.silence(0.02, 16000))
+    assert detector.now_ms == pytest.approx(20.0)
