@@ -6,13 +6,14 @@
   over after a recognised article («артикул 123 две» ➜ 2).
 - ``article``: a dictated digit string matched against the catalog (see
   :class:`~nlu.articles.ArticleMatcher`): the longest exact match of adjacent numbers,
-  preferring those after «артикул / номер / код»; otherwise the nearest article within
-  the edit distance; no catalog or no match ➜ no article.
+  preferring those after «артикул / номер / код»; adjacent numbers are read both digit by
+  digit («12 45» ➜ 1245) and as a cardinal the recognizer split («4500 12» ➜ 4512);
+  otherwise the nearest article within the edit distance; no match ➜ no article.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nlu.articles import ArticleMatch, ArticleMatcher
@@ -95,22 +96,15 @@ class EntityExtractor:
         for run in dictation_runs(text, spans):
             for part in _split(run, taken):
                 keyword = _after_keyword(part[0], words, self.article_keywords)
-                for i in range(len(part)):
-                    for j in range(len(part), i, -1):
-                        sub = part[i:j]
-                        found = self._match(join_digits(sub), exact_only=(i, j) != (0, len(part)))
-                        if found is None:
-                            continue
-                        rank = (found.confidence, float(keyword and i == 0), j - i, -sub[0].start)
-                        if best is None or rank > best[0]:
-                            entity = Entity(
-                                "article",
-                                found.article,
-                                sub[0].start,
-                                sub[-1].end,
-                                found.confidence,
-                            )
-                            best = (rank, entity, {id(s) for s in sub})
+                for i, sub, digits, whole in _candidates(part):
+                    found = self._match(digits, exact_only=not whole)
+                    if found is None:
+                        continue
+                    rank = (found.confidence, float(keyword and i == 0), len(sub), -sub[0].start)
+                    if best is None or rank > best[0]:
+                        start, end = sub[0].start, sub[-1].end
+                        entity = Entity("article", found.article, start, end, found.confidence)
+                        best = (rank, entity, {id(s) for s in sub})
         return (best[1], best[2]) if best else (None, set())
 
     def _match(self, digits: str, *, exact_only: bool) -> ArticleMatch | None:
@@ -118,6 +112,31 @@ class EntityExtractor:
         if exact_only:
             return ArticleMatch(digits, 1.0, 0) if self.matcher.exact(digits) else None
         return self.matcher.match(digits)
+
+
+def _candidates(part: list[NumberSpan]) -> Iterator[tuple[int, list[NumberSpan], str, bool]]:
+    """Every stretch of adjacent numbers with each way to read it; only the whole stretch
+    may be matched approximately (a part of it must match exactly)."""
+    for i in range(len(part)):
+        for j in range(len(part), i, -1):
+            sub = part[i:j]
+            for digits in _readings(sub):
+                yield i, sub, digits, (i, j) == (0, len(part))
+
+
+def _readings(run: list[NumberSpan]) -> list[str]:
+    """Ways to read adjacent numbers as one article: digits one after another («12 45» ➜
+    1245), and as one cardinal the recognizer split («4500 12» ➜ 4512, «100 23» ➜ 123)."""
+    readings = [join_digits(run)]
+    total = int(run[0].value)
+    for span in run[1:]:
+        zeros = len(str(total)) - len(str(total).rstrip("0")) if total else 0
+        if span.value.startswith("0") or len(span.value) > zeros:
+            return readings
+        total += int(span.value)
+    if len(run) > 1 and str(total) not in readings:
+        readings.append(str(total))
+    return readings
 
 
 def _split(run: list[NumberSpan], taken: set[int]) -> list[list[NumberSpan]]:

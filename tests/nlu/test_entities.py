@@ -32,6 +32,8 @@ def found(text: str, entity: str) -> list[str]:
         ("5 шт", [], ["5"]),
         ("двухсот пятидесяти шести штук", [], ["256"]),
         ("хочу сделать заказ", [], []),
+        ("4500 12", ["4512"], []),
+        ("Артику 123", ["123"], []),
     ],
 )
 def test_article_and_quantity(text: str, article: list[str], quantity: list[str]) -> None:
