@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -40,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
     do_import = catalog_commands.add_parser("import", help="replace the catalog from .xlsx")
     do_import.add_argument("file", type=Path)
+
+    from bot.call_command import add_call_parser
+
+    add_call_parser(commands)
+
+    bench_cmd = commands.add_parser("bench", help="benchmarks: voice")
+    bench_commands = bench_cmd.add_subparsers(dest="bench_command", required=True)
+    voice_bench = bench_commands.add_parser("voice", help="turn gap, ASR RTF, 8 calls, memory")
+    voice_bench.add_argument("--out", type=Path, default=Path("bench/voice.json"))
+    voice_bench.add_argument("--calls", type=int, default=4, help="single calls in a row")
+    voice_bench.add_argument("--concurrency", type=int, default=8)
+    voice_bench.add_argument("--phrases", type=int, default=30, help="per kind, for accuracy")
 
     commands.add_parser("outbox", help="show queued order e-mails and try to send them now")
 
@@ -95,6 +108,28 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.shop_commands import cmd_catalog_import
 
         return asyncio.run(cmd_catalog_import(settings, args.file))
+    if args.command == "call":
+        from bot.call_command import cmd_call
+
+        return asyncio.run(cmd_call(settings, args))
+    if args.command == "bench":
+        from bot.bench_voice import run_voice_bench
+
+        result = asyncio.run(
+            run_voice_bench(
+                settings,
+                args.out,
+                calls=args.calls,
+                concurrency=args.concurrency,
+                phrases=args.phrases,
+            )
+        )
+        print(json.dumps({k: result[k] for k in ("single", "concurrent", "memory_mb")}, indent=1))
+        print(
+            f"accuracy: {result['accuracy']['article_exact']:.0%} articles, "
+            f"{result['accuracy']['quantity_exact']:.0%} quantities; wrote {args.out}"
+        )
+        return 0
     if args.command == "outbox":
         from bot.shop_commands import cmd_outbox
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
+from bot.voice_settings import VoiceSettings
 from connectors.shop.dadata import DadataSettings
 from connectors.shop.mail import SmtpSettings
 from connectors.shop.settings import ShopSettings
@@ -64,6 +65,7 @@ class Settings:
     mail: SmtpSettings = field(default_factory=SmtpSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     dadata: DadataSettings = field(default_factory=DadataSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.orders import save_order
 from connectors.shop.database import ShopDatabase
-from connectors.shop.records import OrderItem, OrderRecord
 from dialogs.actions import (
     Action,
     CallerHungUp,
@@ -100,15 +100,7 @@ class TextConversation:
             return None
         event = action_to_json(action)
         if isinstance(action, SubmitOrder):
-            order = action.order
-            record = OrderRecord(
-                caller=order.caller,
-                called=order.called,
-                call_time=order.call_time,
-                status=order.status,
-                items=[OrderItem(i.article, i.name, i.quantity) for i in order.items],
-            )
-            order_id = await self.db.save_order(record)
+            order_id = await save_order(self.db, action.order)
             self.order_ids.append(order_id)
             event["order_id"] = order_id
             event["email"] = "queued"

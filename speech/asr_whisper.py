@@ -14,6 +14,14 @@ measured to hurt: Whisper regroups dictated digits after them (7715 -> 7175) and
 audio echoes the prompt back as the transcript, so the article prompt has no digits. The
 prompts can be replaced per recognizer (``prompts=``). Output length is capped relative to
 the audio length, which cuts off greedy-decoding repetition loops ("1-1-1-1-...").
+
+Short-window encoding (``window_s``, default 10 s): faster-whisper pads every segment to
+Whisper's 30 s window before the encoder, which costs ~0.3 s on 2 cores even for «да».
+The CTranslate2 encoder accepts shorter inputs, so the padding is cut to
+``max(window_s, phrase length)``. Measured here on 12 Festival phrases (8 kHz line audio):
+30 s window 0.48 s per phrase, 15 s 0.17 s, 10 s 0.11 s, with the same transcripts (the 10 s
+window misheard one phrase that the 30 s one also got wrong). ``window_s=None`` restores
+the stock behaviour. The setting is process-wide (faster-whisper has one padding function).
 """
 
 from __future__ import annotations
@@ -56,6 +64,24 @@ _RUNAWAY = re.compile(r"(.{1,8}?)\1{7,}\W*$")
 
 _models: dict[tuple[str, str], Any] = {}
 _models_lock = threading.Lock()
+_WINDOW_FRAMES = 3000  # 30 s of 10 ms feature frames: Whisper's own window
+_window_frames = _WINDOW_FRAMES
+
+
+def set_encoder_window(window_s: float | None) -> None:
+    """Pad phrases to ``window_s`` (not 30 s) before the encoder; None: stock padding."""
+    global _window_frames
+    import faster_whisper.transcribe as fw_transcribe
+    from faster_whisper.audio import pad_or_trim
+
+    frames = _WINDOW_FRAMES if window_s is None else int(min(30.0, max(1.0, window_s)) * 100)
+    _window_frames = frames
+
+    def pad_to_window(array: Any, length: int = _WINDOW_FRAMES, *, axis: int = -1) -> Any:
+        target = min(length, max(_window_frames, int(array.shape[axis])))
+        return pad_or_trim(array, target, axis=axis)
+
+    fw_transcribe.pad_or_trim = pad_to_window
 
 
 def load_whisper_model(
@@ -136,6 +162,7 @@ class WhisperRecognizer(Recognizer):
         prompts: dict[str, str] | None = None,
         max_tokens_per_second: float | None = 15.0,
         drop_hallucinations: bool = True,
+        window_s: float | None = 10.0,
         executor: Executor | None = None,
     ) -> None:
         super().__init__(executor=executor)
@@ -150,10 +177,12 @@ class WhisperRecognizer(Recognizer):
         self.prompts = {**PROMPTS, **(prompts or {})}
         self.max_tokens_per_second = max_tokens_per_second
         self.drop_hallucinations = drop_hallucinations
+        self.window_s = window_s
         self._model: Any = None
 
     def _load_sync(self) -> None:
         if self._model is None:
+            set_encoder_window(self.window_s)
             self._model = load_whisper_model(
                 self.model_dir, self.compute_type, self.cpu_threads, self.num_workers
             )

@@ -1,0 +1,262 @@
+"""Simulated phone calls: a scripted caller on a fake line, through the real call session.
+
+``python -m bot call --caller +7… --say "хочу сделать заказ" --dtmf 1 --wav turn.wav …``:
+the caller's phrases are synthesized (or read from WAV files), sent as 20 ms telephone
+frames (8 kHz) in real time — or as fast as the session takes them with ``--fast`` — and
+the line carries silence in between, as a real one does. The bot's side is recorded on the
+same timeline and written as ``bot.wav`` (and ``call.wav``: caller left, bot right) with
+``transcript.json`` (every turn's text and timings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.session import CallLog, CallSession
+from bot.voice import VoiceServices
+from connectors.pbx.transport import (
+    AudioIn,
+    CallInfo,
+    CallTransport,
+    DtmfIn,
+    HangupIn,
+    InboundEvent,
+)
+from speech.audio import Audio
+from speech.tts import Synthesizer
+
+LINE_RATE = 8000
+FRAME_S = 0.02
+FRAME_SAMPLES = int(LINE_RATE * FRAME_S)
+
+
+@dataclass(slots=True)
+class Turn:
+    kind: str  # "say" | "wav" | "dtmf" | "silence" | "barge"
+    value: str = ""
+    barge_after_s: float = 0.0  # "barge": start talking this long after the bot starts
+
+
+@dataclass(slots=True)
+class CallResult:
+    log: CallLog
+    bot_audio: Audio
+    caller_audio: Audio
+    transfers: list[str] = field(default_factory=list)
+    caller_names: list[str] = field(default_factory=list)
+    hung_up_by_bot: bool = False
+    frame_gaps_ms: list[float] = field(default_factory=list)  # >20 ms gaps inside bot phrases
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.log.to_json()
+        data["transfers"] = self.transfers
+        data["caller_names"] = self.caller_names
+        data["hung_up_by_bot"] = self.hung_up_by_bot
+        data["bot_audio_s"] = round(self.bot_audio.duration, 3)
+        return data
+
+
+class SimulatedLine(CallTransport):
+    """Both ends of a fake 8 kHz line: the session reads caller frames and plays bot frames."""
+
+    def __init__(self, info: CallInfo) -> None:
+        self.info = info
+        self.rate = LINE_RATE
+        self._inbound: asyncio.Queue[InboundEvent | None] = asyncio.Queue(maxsize=50)
+        self.line_frames = 0  # caller frames sent so far: the line's clock
+        self.caller_pcm = bytearray()
+        self.bot_frames: list[tuple[int, bytes]] = []  # (line frame index, pcm)
+        self.bot_walls: list[float] = []
+        self.bot_spoke = asyncio.Event()
+        self.transfers: list[str] = []
+        self.caller_names: list[str] = []
+        self.hung_up = False
+        self.closed = asyncio.Event()
+
+    async def events(self) -> AsyncIterator[InboundEvent]:
+        while True:
+            event = await self._inbound.get()
+            if event is None:
+                return
+            yield event
+
+    async def send_caller(self, audio: Audio) -> None:
+        self.caller_pcm += audio.pcm
+        self.line_frames += 1
+        await self._inbound.put(AudioIn(audio))
+
+    async def send_digit(self, digit: str) -> None:
+        await self._inbound.put(DtmfIn(digit))
+
+    async def caller_hangup(self) -> None:
+        await self._inbound.put(HangupIn("caller"))
+
+    async def play(self, frame: Audio) -> None:
+        self.bot_frames.append((self.line_frames, frame.pcm))
+        self.bot_walls.append(time.monotonic())
+        self.bot_spoke.set()
+
+    async def set_caller_name(self, name: str) -> None:
+        self.caller_names.append(name)
+
+    async def transfer(self, target: str) -> None:
+        self.transfers.append(target)
+        self.closed.set()
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        self.closed.set()
+
+
+class SimulatedCaller:
+    def __init__(
+        self,
+        services: VoiceServices,
+        voice: Synthesizer,
+        turns: list[Turn],
+        *,
+        caller: str,
+        called: str,
+        fast: bool = False,
+        patience_s: float = 30.0,
+    ) -> None:
+        self.services = services
+        self.voice = voice
+        self.turns = turns
+        self.fast = fast
+        self.patience_s = patience_s
+        info = CallInfo(uuid.uuid4().hex, caller, called, "simulated")
+        self.line = SimulatedLine(info)
+        self.silence = Audio(bytes(FRAME_SAMPLES * 2), LINE_RATE)
+        self._speaking: list[Audio] = []  # frames queued by the caller script
+        self._voices: dict[str, Audio] = {}
+
+    async def run(self) -> CallResult:
+        # the caller's phrases are ready before the call, so no turn waits for synthesis
+        for turn in self.turns:
+            if turn.kind in ("say", "barge"):
+                self._voices[turn.value] = await self.voice.synthesize(turn.value)
+            elif turn.kind == "wav":
+                self._voices[turn.value] = Audio.read_wav(turn.value)
+        session = CallSession(self.line, self.services, pace=not self.fast)
+        call = asyncio.create_task(session.run())
+        line = asyncio.create_task(self._line(session, call))
+        try:
+            await self._script(session, call)
+            await asyncio.wait({call}, timeout=self.patience_s)
+            if not call.done():
+                await self.line.caller_hangup()
+            log = await call
+        finally:
+            line.cancel()
+            await asyncio.gather(line, return_exceptions=True)
+        return self._result(log)
+
+    async def _line(self, session: CallSession, call: asyncio.Task[CallLog]) -> None:
+        """The caller's microphone: queued phrase frames, else silence, every 20 ms."""
+        next_at = time.monotonic()
+        while not call.done():
+            frame = self._speaking.pop(0) if self._speaking else self.silence
+            await self.line.send_caller(frame)
+            if self.fast:
+                # as fast as the session takes frames, but wait while the bot thinks/talks
+                if not self._speaking and not session.listening.is_set():
+                    await asyncio.sleep(0.001)
+                else:
+                    await asyncio.sleep(0)
+            else:
+                next_at += FRAME_S
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def _speak(self, audio: Audio) -> None:
+        frames = list(audio.resample(LINE_RATE).frames(20))
+        self._speaking.extend(frames)
+        while self._speaking:
+            await asyncio.sleep(0.005)
+
+    async def _script(self, session: CallSession, call: asyncio.Task[CallLog]) -> None:
+        for turn in self.turns:
+            if turn.kind == "barge":
+                await self._wait(lambda: session.player.playing, call)
+                await asyncio.sleep(turn.barge_after_s)
+            else:
+                await self._wait(session.listening.is_set, call)
+            if call.done():
+                return
+            if turn.kind in ("say", "barge", "wav"):
+                await self._speak(self._voices[turn.value])
+            elif turn.kind == "dtmf":
+                for digit in turn.value:
+                    await self.line.send_digit(digit)
+            elif turn.kind == "silence":
+                spoken = len(self.line.bot_frames)
+                await self._wait(lambda n=spoken: len(self.line.bot_frames) > n, call)
+            # let the session take the turn before waiting for its next prompt
+            await self._wait(lambda: not session.listening.is_set(), call)
+
+    async def _wait(self, condition: Any, call: asyncio.Task[CallLog]) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while not condition() and not call.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
+    def _result(self, log: CallLog) -> CallResult:
+        line = self.line
+        placed: list[tuple[int, np.ndarray[Any, np.dtype[np.int16]]]] = []
+        cursor = 0
+        for index, pcm in line.bot_frames:  # a frame goes where the line was, or after the last
+            samples = np.frombuffer(pcm, dtype="<i2")
+            start = max(index * FRAME_SAMPLES, cursor)
+            placed.append((start, samples))
+            cursor = start + samples.size
+        bot = np.zeros(max(cursor, line.line_frames * FRAME_SAMPLES), dtype=np.int16)
+        for start, samples in placed:
+            bot[start : start + samples.size] = samples
+        caller = np.frombuffer(bytes(line.caller_pcm), dtype="<i2")
+        gaps = [
+            (b - a) * 1000
+            for a, b in zip(line.bot_walls, line.bot_walls[1:], strict=False)
+            if 0.045 < b - a < 0.5  # a pause inside a phrase (phrases are ≥ 0.5 s apart)
+        ]
+        return CallResult(
+            log,
+            Audio.from_samples(bot, LINE_RATE),
+            Audio.from_samples(caller, LINE_RATE),
+            line.transfers,
+            line.caller_names,
+            line.hung_up,
+            gaps,
+        )
+
+
+def write_call(result: CallResult, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    bot = folder / "bot.wav"
+    result.bot_audio.write_wav(bot)
+    caller = result.caller_audio.samples()
+    botside = result.bot_audio.samples()
+    n = max(caller.size, botside.size)
+    stereo = np.zeros((n, 2), dtype=np.int16)
+    stereo[: caller.size, 0] = caller
+    stereo[: botside.size, 1] = botside
+    import wave
+
+    call = folder / "call.wav"
+    with wave.open(str(call), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(LINE_RATE)
+        out.writeframes(stereo.astype("<i2").tobytes())
+    transcript = folder / "transcript.json"
+    transcript.write_text(
+        json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8"
+    )
+    return [bot, call, transcript]

@@ -1,0 +1,49 @@
+"""The ``voice:`` section of the configuration: engines, end-of-phrase timing, barge-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class AsrSettings:
+    engine: str = "whisper"
+    options: dict[str, Any] = field(default_factory=lambda: {"model_dir": "models/whisper-base"})
+
+
+@dataclass(slots=True)
+class TtsSettings:
+    engine: str = "festival"
+    options: dict[str, Any] = field(default_factory=dict)
+    rate: int = 16000
+    cache_dir: str | None = "var/tts-cache"
+
+
+@dataclass(slots=True)
+class VadSettings:
+    threshold: float = 0.5
+    min_speech_ms: int = 120  # voice this long starts a phrase (and barges in)
+    # silence that ends a phrase, by what the dialog expects
+    end_silence_ms: dict[str, int] = field(
+        default_factory=lambda: {"yes_no": 500, "menu": 600, "quantity": 700, "article": 900}
+    )
+    default_end_silence_ms: int = 700
+    no_input_ms: int = 6000
+
+
+@dataclass(slots=True)
+class VoiceSettings:
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
+    barge_in: bool = True
+    dtmf_timeout: float = 2.0  # keypad input ends with # or this pause
+    max_call_seconds: float = 600.0
+    workers: int = 2  # CPU-heavy jobs at once (ASR, TTS) for all calls
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("voice.workers must be at least 1")
+        if self.max_call_seconds <= 0:
+            raise ValueError("voice.max_call_seconds must be positive")

@@ -1,0 +1,465 @@
+"""Asterisk AudioSocket: a TCP server that turns each AudioSocket connection into a call.
+
+Wire format (checked against the sources, see the end of this docstring). Every message is
+``[kind: u8][length: u16 big-endian][payload: length bytes]``:
+
+=======  =================================================================================
+ kind     payload
+=======  =================================================================================
+ 0x00     hang-up, length 0 (``00 00 00``). Closing the socket means the same.
+ 0x01     the call UUID, 16 bytes (binary form). Asterisk sends it first, once.
+ 0x03     one DTMF digit as one ASCII byte (``0-9 * # A-D``); Asterisk → us only.
+ 0x10     audio: signed linear 16-bit little-endian mono, 8 kHz; Asterisk sends one frame
+          per channel frame (320 bytes for 20 ms) and plays every 0x10 frame we send.
+ 0xff     error; payload an optional code (Asterisk's: 0x01 caller hung up, 0x02 frame
+          forwarding error, 0x04 memory error, bit-packed).
+=======  =================================================================================
+
+What Asterisk does with what we send (``res/res_audiosocket.c``,
+``ast_audiosocket_receive_frame_with_hangup``): a 0x00 header or a closed socket is a
+graceful end; in current ``apps/app_audiosocket.c`` the ``AudioSocket()`` application then
+returns 0 and the dialplan (or the AGI that ran it) goes on. Any other kind than 0x10
+(audio), or an audio frame with length 0, is an error: the application returns -1 and the
+channel hangs up. So this server only ever sends 0x10 frames of 1..320 bytes and 0x00.
+The graceful exit and the 0x03 DTMF frames came with asterisk/asterisk PR #1138 ("audiosocket
+improvements", merged March 2025, cherry-picked to the 20, 21 and 22 branches); older builds
+return -1 on our hang-up, which hangs the caller up instead of letting the dialplan transfer,
+and send no DTMF. The application also gives up after 2 s with no traffic either way
+(MAX_WAIT_TIMEOUT_MSEC).
+
+Newer Asterisk headers define more audio kinds (0x11 for slin16 in ``res_audiosocket.h``;
+the docs page lists 0x11-0x18 for 12-192 kHz; the two disagree). The ``AudioSocket()``
+dialplan application always sends 0x10, so other kinds are rejected as unknown here.
+
+Sources:
+- https://docs.asterisk.org/Configuration/Channel-Drivers/AudioSocket/
+  (asterisk/documentation ``docs/Configuration/Channel-Drivers/AudioSocket.md``)
+- https://github.com/CyCoreSystems/audiosocket README (error codes, dialplan examples)
+- asterisk/asterisk ``include/asterisk/res_audiosocket.h``, ``res/res_audiosocket.c``,
+  ``apps/app_audiosocket.c`` (frame kinds, UUID frame ``01 00 10 <16 bytes>``, DTMF byte,
+  hang-up handling, the 2 s inactivity timeout)
+- https://docs.asterisk.org/Latest_API/API_Documentation/Dialplan_Applications/AudioSocket
+  (``AudioSocket(uuid,host:port)``, since 18.0.0; the channel must be answered first)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from connectors.pbx.transport import (
+    AudioIn,
+    CallHandler,
+    CallInfo,
+    CallTransport,
+    DtmfIn,
+    HangupIn,
+    InboundEvent,
+    ProtocolError,
+)
+from speech.audio import Audio, to_int16
+from speech.resample import StreamResampler
+
+log = logging.getLogger(__name__)
+
+KIND_HANGUP = 0x00
+KIND_UUID = 0x01
+KIND_DTMF = 0x03
+KIND_AUDIO = 0x10
+KIND_ERROR = 0xFF
+
+RATE = 8000
+MAX_OUT_PAYLOAD = 320  # 20 ms of 8 kHz 16-bit audio per frame we send
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+HANGUP_FRAME = bytes((KIND_HANGUP, 0, 0))
+
+Linker = Callable[[str], CallInfo | None]
+
+
+class ResultSink(Protocol):
+    """Where a transport reports what the AGI side needs after the audio leg ends."""
+
+    def set_result(
+        self, call_id: str, transfer_target: str | None = None, caller_name: str | None = None
+    ) -> None: ...
+
+    def call_ended(self, call_id: str) -> None: ...
+
+
+def encode_frame(kind: int, payload: bytes = b"") -> bytes:
+    """One AudioSocket message: kind, big-endian length, payload."""
+    if not 0 <= kind <= 0xFF:
+        raise ValueError(f"frame kind out of range: {kind}")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"payload too long for one frame: {len(payload)} bytes")
+    return bytes((kind,)) + len(payload).to_bytes(2, "big") + payload
+
+
+def encode_audio(pcm: bytes) -> bytes:
+    """0x10 frames of at most 320 bytes (20 ms at 8 kHz) carrying ``pcm``."""
+    return b"".join(
+        encode_frame(KIND_AUDIO, pcm[i : i + MAX_OUT_PAYLOAD])
+        for i in range(0, len(pcm), MAX_OUT_PAYLOAD)
+    )
+
+
+class _CleanEof(Exception):
+    """The peer closed the socket between two frames."""
+
+
+async def read_frame(
+    reader: asyncio.StreamReader, max_payload: int, timeout: float | None = None
+) -> tuple[int, bytes]:
+    """Read one message. ``_CleanEof`` at a frame boundary, ``ProtocolError`` otherwise.
+
+    The length is checked against ``max_payload`` before any payload is read. ``timeout``
+    bounds the wait for the header (``TimeoutError``) and, separately, for the payload
+    (a stalled payload is a ``ProtocolError``).
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            header = await reader.readexactly(3)
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise _CleanEof from None
+        raise ProtocolError(f"truncated header ({len(exc.partial)} of 3 bytes)") from None
+    kind = header[0]
+    length = int.from_bytes(header[1:3], "big")
+    if length > max_payload:
+        raise ProtocolError(f"frame kind 0x{kind:02x} too long: {length} > {max_payload} bytes")
+    if not length:
+        return kind, b""
+    try:
+        async with asyncio.timeout(timeout):
+            payload = await reader.readexactly(length)
+    except asyncio.IncompleteReadError as exc:
+        raise ProtocolError(
+            f"truncated frame kind 0x{kind:02x}: {len(exc.partial)} of {length} bytes"
+        ) from None
+    except TimeoutError:
+        raise ProtocolError(f"frame kind 0x{kind:02x} stalled mid-payload") from None
+    return kind, payload
+
+
+class AudioSocketTransport(CallTransport):
+    """One AudioSocket connection as a :class:`CallTransport` (8 kHz in and out)."""
+
+    def __init__(
+        self,
+        info: CallInfo,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        max_payload: int = 4096,
+        idle_timeout: float | None = 10.0,
+        write_timeout: float = 5.0,
+        results: ResultSink | None = None,
+    ) -> None:
+        self.info = info
+        self.rate = RATE
+        self.transfer_target: str | None = None
+        self.caller_name: str | None = None
+        self.error: ProtocolError | None = None  # the malformed frame that ended the call
+        self._reader = reader
+        self._writer = writer
+        self._max_payload = max_payload
+        self._idle_timeout = idle_timeout
+        self._write_timeout = write_timeout
+        self._results = results
+        self._closed = False
+        self._peer_gone = False
+        self._resampler: StreamResampler | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[InboundEvent]:
+        while not self._closed:
+            try:
+                event = await self._next_event()
+            except ProtocolError as exc:
+                if self._closed:  # our own close cut a frame short: not the peer's fault
+                    return
+                self._fail(exc)
+                raise
+            if self._closed:  # the bot hung up while we were waiting
+                return
+            if event is None:
+                continue
+            if isinstance(event, HangupIn):
+                if event.reason == "idle timeout":
+                    log.warning(
+                        "AudioSocket call %s: no frame for %.1f s, closing",
+                        self.info.call_id,
+                        self._idle_timeout,
+                    )
+                self._peer_gone = True
+                self._close()
+                yield event
+                return
+            yield event
+
+    async def _next_event(self) -> InboundEvent | None:
+        try:
+            kind, payload = await read_frame(self._reader, self._max_payload, self._idle_timeout)
+        except _CleanEof:
+            return HangupIn("closed")
+        except TimeoutError:
+            return HangupIn("idle timeout")
+        except (ConnectionError, OSError):
+            return HangupIn("connection lost")
+        if kind == KIND_AUDIO:
+            if len(payload) % 2:
+                raise ProtocolError(f"audio frame with odd length {len(payload)}")
+            return AudioIn(Audio(payload, RATE)) if payload else None
+        if kind == KIND_DTMF:
+            digit = payload.decode("ascii", "replace").upper() if len(payload) == 1 else ""
+            if digit not in DTMF_DIGITS:
+                raise ProtocolError(f"bad DTMF payload of {len(payload)} bytes")
+            return DtmfIn(digit)
+        if kind == KIND_HANGUP:
+            return HangupIn("hangup")
+        if kind == KIND_ERROR:
+            code = payload.hex() or "none"
+            log.warning(
+                "AudioSocket call %s: Asterisk error frame, code %s", self.info.call_id, code
+            )
+            return HangupIn(f"error {code}")
+        if kind == KIND_UUID:
+            raise ProtocolError("second UUID frame")
+        raise ProtocolError(f"unknown frame kind 0x{kind:02x}")
+
+    def _fail(self, exc: ProtocolError) -> None:
+        """Log the malformed frame once and drop the connection (no hang-up frame)."""
+        if self.error is None:
+            self.error = exc
+            log.warning("AudioSocket call %s ended: %s", self.info.call_id, exc)
+        self._peer_gone = True
+        self._close()
+
+    # -- outbound ----------------------------------------------------------------------------
+
+    async def play(self, frame: Audio) -> None:
+        if self._closed or self._peer_gone or not frame.pcm:
+            return
+        pcm = frame.pcm if frame.rate == RATE else self._to_8k(frame)
+        if pcm:
+            await self._write(encode_audio(pcm))
+
+    def _to_8k(self, frame: Audio) -> bytes:
+        if self._resampler is None or self._resampler.in_rate != frame.rate:
+            self._resampler = StreamResampler(frame.rate, RATE)  # keeps history across frames
+        samples = self._resampler.process(np.frombuffer(frame.pcm, dtype="<i2"))
+        return to_int16(samples).astype("<i2", copy=False).tobytes()
+
+    async def clear(self) -> None:
+        # AudioSocket cannot recall frames Asterisk already has; forget resampler history so
+        # the next phrase starts clean.
+        if self._resampler is not None:
+            self._resampler.reset()
+
+    async def set_caller_name(self, name: str) -> None:
+        self.caller_name = name
+        if self._results is not None:
+            self._results.set_result(self.info.call_id, caller_name=name)
+
+    async def transfer(self, target: str) -> None:
+        """Record ``target`` for the FastAGI side (BOT_TRANSFER), then end the audio leg."""
+        self.transfer_target = target
+        if self._results is not None:
+            self._results.set_result(self.info.call_id, transfer_target=target)
+        await self.hangup()
+
+    async def hangup(self) -> None:
+        if self._closed:
+            return
+        if not self._peer_gone:
+            await self._write(HANGUP_FRAME)
+        self._close()
+
+    async def _write(self, data: bytes) -> bool:
+        if self._writer.is_closing():
+            self._peer_gone = True
+            self._close()
+            return False
+        try:
+            self._writer.write(data)
+            async with asyncio.timeout(self._write_timeout):
+                await self._writer.drain()
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            log.debug("AudioSocket call %s: peer gone on write (%r)", self.info.call_id, exc)
+            self._peer_gone = True
+            self._close()
+            return False
+        return True
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.close()
+        if self._results is not None:
+            self._results.call_ended(self.info.call_id)
+
+    async def aclose(self) -> None:
+        """End the call from the server: hang up if still open and wait for the socket."""
+        if not self._closed:
+            await self.hangup()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
+
+
+class AudioSocketServer:
+    """Accepts AudioSocket connections from Asterisk and runs ``handler`` once per call.
+
+    ``linker`` maps the call UUID to the :class:`CallInfo` that the FastAGI side registered
+    (caller, called number, channel); without it, or when it knows nothing of the UUID, the
+    call gets an empty caller. ``results`` receives the transfer target and caller name.
+    """
+
+    def __init__(
+        self,
+        handler: CallHandler,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        *,
+        linker: Linker | None = None,
+        results: ResultSink | None = None,
+        max_payload: int = 4096,
+        first_frame_timeout: float = 5.0,
+        idle_timeout: float | None = 10.0,
+        write_timeout: float = 5.0,
+    ) -> None:
+        if not 0 < max_payload <= 0xFFFF:
+            raise ValueError(f"max_payload must be 1..65535, got {max_payload}")
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._linker = linker
+        self._results = results
+        self._max_payload = max_payload
+        self._first_frame_timeout = first_frame_timeout
+        self._idle_timeout = idle_timeout
+        self._write_timeout = write_timeout
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._transports: set[AudioSocketTransport] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when created with ``port=0``)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._transports)
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        self._server = await asyncio.start_server(self._on_connection, self._host, self._port)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, let calls finish for ``grace`` seconds, then hang the rest up."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        self._port = int(server.sockets[0].getsockname()[1]) if server.sockets else self._port
+        server.close()
+        pending = set(self._tasks)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=max(grace, 0.0))
+        if pending:
+            await asyncio.gather(
+                *(t.aclose() for t in list(self._transports)), return_exceptions=True
+            )
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        transport: AudioSocketTransport | None = None
+        try:
+            try:
+                call_id = await self._read_uuid(reader)
+            except ProtocolError as exc:
+                log.warning("AudioSocket connection dropped: %s", exc)
+                return
+            transport = AudioSocketTransport(
+                self._link(call_id),
+                reader,
+                writer,
+                max_payload=self._max_payload,
+                idle_timeout=self._idle_timeout,
+                write_timeout=self._write_timeout,
+                results=self._results,
+            )
+            self._transports.add(transport)
+            try:
+                await self._handler(transport)
+            except ProtocolError as exc:
+                if exc is not transport.error:
+                    log.warning("AudioSocket call %s ended: %s", call_id, exc)
+            except Exception:
+                log.exception("AudioSocket call %s: handler failed", call_id)
+        finally:
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    await transport.aclose()
+                self._transports.discard(transport)
+            else:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await writer.wait_closed()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _read_uuid(self, reader: asyncio.StreamReader) -> str:
+        try:
+            kind, payload = await read_frame(reader, self._max_payload, self._first_frame_timeout)
+        except _CleanEof:
+            raise ProtocolError("closed before the UUID frame") from None
+        except TimeoutError:
+            raise ProtocolError(f"no UUID frame within {self._first_frame_timeout:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise ProtocolError(f"connection lost before the UUID frame ({exc!r})") from None
+        if kind != KIND_UUID:
+            raise ProtocolError(f"first frame is kind 0x{kind:02x}, not the UUID (0x01)")
+        if len(payload) != 16:
+            raise ProtocolError(f"UUID frame with {len(payload)} bytes, not 16")
+        return str(uuid.UUID(bytes=payload))
+
+    def _link(self, call_id: str) -> CallInfo:
+        info: CallInfo | None = None
+        if self._linker is not None:
+            try:
+                info = self._linker(call_id)
+            except Exception:
+                log.exception("AudioSocket call %s: linker failed", call_id)
+        if info is None:
+            info = CallInfo(call_id=call_id, caller="", called="", connector="audiosocket")
+        return info
