@@ -4,10 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test console install lint typecheck pytest train bench clean
+.PHONY: run test console call install lint typecheck pytest train bench bench-voice clean
 
 run: install
-	$(PY) -m bot console
+	$(PY) -m bot serve
 
 console: install
 	$(PY) -m bot console
@@ -35,6 +35,13 @@ train: install
 
 bench: install
 	$(PY) -m bot nlu bench
+
+bench-voice: install
+	$(PY) -m bot bench voice
+
+call: install
+	$(PY) -m bot call --say "хочу сделать заказ" --say "артикул один два три" \
+		--say "две штуки" --say "да" --say "нет" --out var/calls/demo
 
 clean:
 	rm -rf $(VENV) models/nlu var

@@ -5,8 +5,9 @@ session with simulated callers on 8 kHz lines, in real time:
 
 1. single calls one after another: the turn gap (caller's last voiced audio ➜ first bot audio
    frame) split into end-of-phrase wait, ASR, NLU + policy and TTS;
-2. ``concurrency`` simultaneous calls: turn gaps under load and pauses inside the bot's
-   outgoing audio (a frame later than 45 ms after the previous one inside a phrase);
+2. ``concurrency`` simultaneous calls: turn gaps under load and gaps in the bot's outgoing
+   audio: underruns (a frame sent after the far end needed it: the player sends 40 ms ahead)
+   and frames more than 45 ms apart on the wire;
 3. resident memory after warm-up, during one call and during the concurrent calls;
 4. recognition accuracy: synthesized caller phrases with an article or a quantity through
    ASR (with the dialog's hint) and NLU, the share recognized exactly.

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = nlu_commands.add_parser("evaluate", help="k-fold cross-validation report")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--out", type=Path, help="folder for report.json and confusion.png")
+    commands.add_parser("serve", help="run every enabled PBX endpoint (the voice bot server)")
+    from bot.dial import add_dial_parser
+
+    add_dial_parser(commands)
+
     console = commands.add_parser("console", help="play a call by typing (text console)")
     console.add_argument("--caller", default="+79607775577", help="the caller's number")
     console.add_argument("--called", default="78123098635", help="the dialled number")
@@ -99,6 +104,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
             return nlu_commands.cmd_bench(settings, args.out)
+    if args.command == "serve":
+        from bot.server import serve
+
+        return asyncio.run(serve(settings))
+    if args.command == "dial":
+        from bot.dial import cmd_dial
+
+        return asyncio.run(cmd_dial(args))
     if args.command == "console":
         from bot.console import ConsoleOptions, run_console
 

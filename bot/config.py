@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.server_settings import ServerSettings
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
 from bot.voice_settings import VoiceSettings
 from connectors.shop.dadata import DadataSettings
@@ -41,6 +42,10 @@ class DemoSettings:
     enabled: bool = True
     source: Path = Path("data/shop_demo.yml")
     catalog: Path = Path("data/catalog.xlsx")
+    # a local SMTP server keeping order e-mails in mail_folder, used while mail points at it
+    mail_sink: bool = True
+    mail_sink_port: int = 2525
+    mail_folder: Path = Path("var/mail")
 
 
 @dataclass(slots=True)
@@ -62,10 +67,11 @@ class Settings:
     dialog: DialogSettings = field(default_factory=DialogSettings)
     shop: ShopSettings = field(default_factory=ShopSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
-    mail: SmtpSettings = field(default_factory=SmtpSettings)
+    mail: SmtpSettings = field(default_factory=lambda: SmtpSettings(port=2525))
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     dadata: DadataSettings = field(default_factory=DadataSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

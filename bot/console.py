@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from bot.config import Settings
 from bot.conversation import TextConversation, call_context
+from bot.mail_sink import start_mail_sink
 from bot.shop_setup import Shop, open_shop
 from dialogs.policy import RESPONSES
 from dialogs.responses import Responses
@@ -96,6 +97,7 @@ async def run_console(
         stdout.flush()
 
     interactive = stdin.isatty() and not options.json
+    sink = start_mail_sink(settings)
     shop = await open_shop(settings)
     try:
         conversation = await open_conversation(settings, shop, options.caller, options.called, show)
@@ -113,6 +115,8 @@ async def run_console(
         await _deliver(shop, conversation, show)
     finally:
         await shop.close()
+        if sink is not None:
+            sink.stop()
     return 0
 
 

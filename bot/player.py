@@ -39,6 +39,9 @@ class Player:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self.frames_sent = 0
+        # the far end plays frame k of a phrase at t0 + k·20 ms (t0: frame 0 sent); a frame
+        # sent after that moment is an audible gap (underrun)
+        self.underruns = 0
         self.stopped_at: float | None = None  # wall time of the last barge-in stop
 
     @property
@@ -83,15 +86,19 @@ class Player:
             phrase = await self._queue.get()
             self._current, self._stop = phrase, False
             next_at = max(next_at, time.monotonic())
-            first = True
-            for frame in phrase.audio.frames(FRAME_MS):
+            started = 0.0
+            for index, frame in enumerate(phrase.audio.frames(FRAME_MS)):
                 if self._stop:
                     break
                 await self.transport.play(frame)
                 self.frames_sent += 1
-                if first and phrase.on_start is not None:
-                    phrase.on_start(time.monotonic())
-                first = False
+                sent = time.monotonic()
+                if index == 0:
+                    started = sent
+                    if phrase.on_start is not None:
+                        phrase.on_start(sent)
+                elif self.pace and sent > started + index * FRAME_MS / 1000:
+                    self.underruns += 1
                 if self.pace:
                     next_at += FRAME_MS / 1000
                     delay = next_at - self.lead - time.monotonic()

@@ -29,6 +29,7 @@ from dialogs.actions import (
     CallerHungUp,
     CallStarted,
     Event,
+    HandOff,
     Hangup,
     KeysPressed,
     Listen,
@@ -96,11 +97,12 @@ class CallLog:
 
 @dataclass(slots=True)
 class _Item:
-    kind: str  # "phrase" | "dtmf" | "silence" | "hangup"
+    kind: str  # "phrase" | "dtmf" | "silence" | "hangup" | "handoff"
     phrase: PhraseEnded | None = None
     digits: str = ""
     last_voice: float = 0.0  # wall clock of the caller's last voiced audio
     barge_in: bool = False
+    reason: str = ""  # "handoff": why
 
 
 class CallSession:
@@ -125,7 +127,6 @@ class CallSession:
         )
         settings = dialog or services.settings.dialog
         self.policy = DialogPolicy(self.context, services.shop.ports, services.responses, settings)
-        self.operator = settings.operator
         self.player = Player(transport, pace=pace)
         self.detector = services.detector()
         self.expect = "menu"
@@ -150,7 +151,7 @@ class CallSession:
             while not self._ended:
                 item = await self._next_item(deadline)
                 if item is None:
-                    await self._finish_with(Transfer(self.operator, "max_call_length"))
+                    await self._step(HandOff("max_call_length"), None)
                     break
                 self.listening.clear()
                 await self._handle(item)
@@ -188,8 +189,15 @@ class CallSession:
         self.detector.start_turn(end_silence_ms=silence, no_input_ms=vad.no_input_ms)
         self.listening.set()
 
+    def hand_off(self, reason: str) -> None:
+        """Ask the session to transfer the caller to a person now (e.g. server shutdown)."""
+        self._inbox.put_nowait(_Item("handoff", reason=reason))
+
     async def _handle(self, item: _Item) -> None:
         now = time.monotonic()
+        if item.kind == "handoff":
+            await self._step(HandOff(item.reason), None)
+            return
         if item.kind == "hangup":
             timing = TurnTiming(now - self.log.started, "hangup")
             await self._step(CallerHungUp(), timing)

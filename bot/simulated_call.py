@@ -54,7 +54,8 @@ class CallResult:
     transfers: list[str] = field(default_factory=list)
     caller_names: list[str] = field(default_factory=list)
     hung_up_by_bot: bool = False
-    frame_gaps_ms: list[float] = field(default_factory=list)  # >20 ms gaps inside bot phrases
+    frame_gaps_ms: list[float] = field(default_factory=list)  # >45 ms between bot frames
+    underruns: int = 0  # bot frames sent after the far end needed them (audible gaps)
 
     def to_json(self) -> dict[str, Any]:
         data = self.log.to_json()
@@ -159,7 +160,9 @@ class SimulatedCaller:
         finally:
             line.cancel()
             await asyncio.gather(line, return_exceptions=True)
-        return self._result(log)
+        result = self._result(log)
+        result.underruns = session.player.underruns
+        return result
 
     async def _line(self, session: CallSession, call: asyncio.Task[CallLog]) -> None:
         """The caller's microphone: queued phrase frames, else silence, every 20 ms."""

@@ -40,7 +40,14 @@ class CallerHungUp:
     pass
 
 
-Event = CallStarted | UserSaid | KeysPressed | Silence | CallerHungUp
+@dataclass(frozen=True, slots=True)
+class HandOff:
+    """The bot must hand the call to a person now (server shutdown, maximum call length)."""
+
+    reason: str
+
+
+Event = CallStarted | UserSaid | KeysPressed | Silence | CallerHungUp | HandOff
 
 # -- actions (out of the policy) ------------------------------------------------------
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-SCENARIOS = ("menu", "order", "status", "greeting")
+SCENARIOS = ("menu", "order", "status", "greeting", "status_only")
 
 
 @dataclass(slots=True)
 class DialogSettings:
     responses: Path = Path("data/responses.yml")
-    scenario: str = "menu"  # menu | order | status | greeting (see README)
+    scenario: str = "menu"  # menu | order | status | greeting | status_only (README)
     max_article_failures: int = 3  # article not found N times ➜ operator
     max_misunderstandings: int = 3  # not understood N times in a row ➜ operator
     max_silences: int = 3  # no answer N times in a row ➜ operator

@@ -7,7 +7,12 @@ status) and DESIGN.md's business rules; every phrase comes from ``responses.yml`
 States: ``start`` ➜ ``menu`` ⇄ (``article`` ➜ ``quantity`` ➜ ``confirm`` ➜ ``more``) ➜
 ``ended``. At any point: «оператор» ➜ transfer; «повторите» ➜ the last prompt again;
 «до свидания» ➜ goodbye (a started order is saved); too many misunderstandings or
-silences ➜ transfer.
+silences ➜ transfer; ``HandOff`` from the bot (shutdown, maximum call length) ➜ transfer.
+
+Scenarios: ``menu`` (greeting, then the menu), ``order`` (greeting, then the article),
+``status`` (greeting, status, menu), ``greeting`` (greeting, then back to the PBX:
+``Transfer(reason="greeting_done")``) and ``status_only`` (greeting and status, then back to
+the PBX: ``reason="status_done"``) — the last two are Telphin Call Interactive's Case 2.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dialogs.actions import (
     CallerHungUp,
     CallStarted,
     Event,
+    HandOff,
     Hangup,
     KeysPressed,
     Listen,
@@ -94,6 +100,8 @@ class DialogPolicy:
             return await self._start()
         if isinstance(event, CallerHungUp):
             return self._caller_hung_up()
+        if isinstance(event, HandOff):
+            return self._transfer(event.reason)
         if isinstance(event, Silence):
             return self._silence()
         self.silences = 0
@@ -114,8 +122,11 @@ class DialogPolicy:
         if scenario == "greeting":
             self.state = "ended"
             return [*actions, Transfer(self.settings.operator, "greeting_done")]
-        if scenario == "status":
+        if scenario in ("status", "status_only"):
             actions += await self._status_lines()
+        if scenario == "status_only":
+            self.state = "ended"
+            return [*actions, Transfer(self.settings.operator, "status_done")]
         if scenario == "order":
             return actions + self._ask_article()
         return actions + self._menu()

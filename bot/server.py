@@ -1,0 +1,234 @@
+"""``python -m bot serve``: every enabled PBX endpoint in one asyncio process.
+
+- Asterisk: FastAGI (caller ID, dialled number, transfer variables) + AudioSocket (audio);
+- HTTP (aiohttp): WebSocket media for Twilio, FreeSWITCH mod_audio_fork and the browser page
+  (``/talk``), Telphin Call Interactive (``/telphin``), synthesized sounds (``/tts``),
+  ``/healthz``;
+- the e-mail outbox worker.
+
+SIGTERM or SIGINT: the endpoints stop taking calls, calls in progress may finish for
+``server.shutdown_grace`` seconds, then the rest are handed to a person (the dialog saves
+their order as «переведен на оператора»); the outbox gets one last delivery attempt. Nothing
+is lost: orders are saved the moment they are taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from pathlib import Path
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+
+from bot.config import Settings
+from bot.edge import add_protected, edge_middleware
+from bot.mail_sink import start_mail_sink
+from bot.routing import Managers, Router
+from bot.session import CallSession
+from bot.shop_setup import Shop, open_shop
+from bot.telphin_app import TelphinCase2
+from bot.voice import VoiceServices
+from connectors.pbx import audio_fork, browser, twilio
+from connectors.pbx.asterisk import AsteriskConnector
+from connectors.pbx.telphin import add_telphin_routes, fallback_reply, telphin_handler
+from connectors.pbx.transport import CallTransport
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).with_name("static")
+
+
+class BotServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server = settings.server
+        self.sessions: set[CallSession] = set()
+        self.calls_total = 0
+        self.stop_requested = asyncio.Event()
+        self.shop: Shop | None = None
+        self.services: VoiceServices | None = None
+        self.asterisk: AsteriskConnector | None = None
+        self.runner: web.AppRunner | None = None
+        self.addresses: dict[str, str] = {}
+        self.mail_sink: Controller | None = None
+        self.telphin: TelphinCase2 | None = None
+        self.public_sounds = Path("var/tts-public")
+        self._outbox_stop = asyncio.Event()
+        self._outbox_task: asyncio.Task[None] | None = None
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def handle_call(self, transport: CallTransport) -> None:
+        assert self.services is not None
+        if self.stop_requested.is_set():
+            await transport.transfer(self.settings.dialog.operator)
+            return
+        dialog = self.router.dialog_for(transport.info)
+        session = CallSession(transport, self.services, dialog=dialog)
+        self.sessions.add(session)
+        self.calls_total += 1
+        started = time.monotonic()
+        try:
+            result = await session.run()
+            log.info(
+                "call ended",
+                extra={
+                    "call_id": transport.info.call_id,
+                    "connector": transport.info.connector,
+                    "reason": result.end_reason,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "orders": result.order_ids,
+                },
+            )
+        except Exception:
+            log.exception("call failed", extra={"call_id": transport.info.call_id})
+        finally:
+            self.sessions.discard(session)
+
+    # -- start / stop ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.mail_sink = start_mail_sink(self.settings)
+        if self.mail_sink is not None:
+            self.addresses["mail sink"] = (
+                f"smtp://{self.settings.mail.host}:{self.settings.mail.port} ➜ "
+                f"{self.settings.demo.mail_folder}/"
+            )
+        self.shop = await open_shop(self.settings)
+        self.services = await VoiceServices.start(self.settings, self.settings.voice, self.shop)
+        managers_file = Path(self.server.managers_file) if self.server.managers_file else None
+        self.router = Router(self.server.routes, self.settings.dialog, Managers(managers_file))
+        outbox = self.shop.outbox
+        self._outbox_task = asyncio.create_task(
+            outbox.run(self._outbox_stop, self.settings.outbox.poll_interval), name="outbox"
+        )
+        if self.server.asterisk.enabled:
+            await self._start_asterisk()
+        if self.server.http.enabled:
+            await self._start_http()
+
+    async def _start_asterisk(self) -> None:
+        ast = self.server.asterisk
+        self.asterisk = AsteriskConnector(
+            self.handle_call,
+            audiosocket_host=ast.audiosocket_host,
+            audiosocket_port=ast.audiosocket_port,
+            agi_host=ast.agi_host,
+            agi_port=ast.agi_port,
+            audiosocket_address=ast.audiosocket_address,
+        )
+        await self.asterisk.start()
+        self.addresses["audiosocket"] = f"{ast.audiosocket_host}:{self.asterisk.audiosocket.port}"
+        self.addresses["fastagi"] = f"agi://{ast.agi_host}:{self.asterisk.fastagi.port}/"
+
+    def build_app(self) -> web.Application:
+        http = self.server.http
+        app = web.Application(client_max_size=http.max_body_bytes)
+        app.middlewares.append(edge_middleware(http))  # type: ignore[arg-type]
+        limit = http.max_ws_message_bytes
+        if self.server.twilio:
+            handler = twilio.websocket_handler(self.handle_call, max_message_bytes=limit)
+            add_protected(app, "GET", "/ws/twilio", handler)
+        if self.server.audio_fork:
+            handler = audio_fork.websocket_handler(self.handle_call, max_message_bytes=limit)
+            add_protected(app, "GET", "/ws/audio_fork", handler)
+        if self.server.browser:
+            handler = browser.websocket_handler(self.handle_call, max_message_bytes=limit)
+            add_protected(app, "GET", "/ws/browser", handler)
+        if self.server.telphin:
+            assert self.services is not None
+            public = http.public_url or f"http://{http.host}:{http.port}"
+            case2 = TelphinCase2(self.services, self.router, self.public_sounds, public)
+            self.telphin = case2
+            telphin = telphin_handler(case2.decide, fallback=fallback_reply())
+            add_telphin_routes(app, "/telphin", telphin)
+            add_telphin_routes(app, "/telphin/{secret}", telphin)
+            app.router.add_routes([case2.sound_route()])
+        if self.server.browser:
+            app.router.add_get("/talk", self._talk_page)
+            app.router.add_static("/static", STATIC, show_index=False)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def _start_http(self) -> None:
+        http = self.server.http
+        self.runner = web.AppRunner(self.build_app(), access_log=None)  # no secrets in logs
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, http.host, http.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else http.port
+        self.addresses["http"] = f"http://{http.host}:{port}"
+        if self.telphin is not None and not http.public_url:
+            self.telphin.public_url = self.addresses["http"]
+
+    async def _talk_page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "talk.html")
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {"ok": True, "calls": len(self.sessions), "total": self.calls_total}
+        )
+
+    async def stop(self) -> None:
+        """Stop taking calls; let calls finish for the grace period; hand off the rest."""
+        self.stop_requested.set()
+        grace = self.server.shutdown_grace
+        log.info("shutting down", extra={"calls": len(self.sessions), "grace_s": grace})
+        stoppers = []
+        if self.asterisk is not None:
+            stoppers.append(asyncio.create_task(self.asterisk.stop(grace + 10)))
+        deadline = time.monotonic() + grace
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for session in list(self.sessions):
+            session.hand_off("shutdown")
+        deadline = time.monotonic() + 10
+        while self.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await asyncio.gather(*stoppers, return_exceptions=True)
+        self._outbox_stop.set()
+        if self._outbox_task is not None:
+            await asyncio.gather(self._outbox_task, return_exceptions=True)
+        if self.shop is not None:
+            with contextlib.suppress(Exception):
+                await self.shop.outbox.deliver_due()
+            await self.shop.close()
+        if self.mail_sink is not None:
+            self.mail_sink.stop()
+
+
+async def serve(settings: Settings) -> int:
+    server = BotServer(settings)
+    await server.start()
+    for name, address in server.addresses.items():
+        log.info("listening", extra={"endpoint": name, "address": address})
+        print(f"  {name:12} {address}")
+    print(how_to_call(server))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop_requested.set)
+    await server.stop_requested.wait()
+    print("stopping: calls in progress finish or go to an operator…")
+    await server.stop()
+    print("stopped")
+    return 0
+
+
+def how_to_call(server: BotServer) -> str:
+    lines = ["", "Place a test call (another terminal):"]
+    if "fastagi" in server.addresses:
+        host, port = server.addresses["fastagi"].removeprefix("agi://").rstrip("/").split(":")
+        lines.append(
+            f'  .venv/bin/python -m bot dial --agi {host}:{port} --say "хочу сделать заказ" '
+            '--say "артикул один два три" --say "две штуки" --say "да" --say "нет"'
+        )
+    if "http" in server.addresses and server.server.browser:
+        lines.append(f"  or open {server.addresses['http']}/talk in a browser (microphone)")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Case 2 of the seeds over Telphin Call Interactive: greeting by name and order status.
+
+The PBX asks us (HTTP) when a call reaches the IVR element; we run the dialog policy in its
+``greeting`` or ``status_only`` scenario (by route), synthesize what it says with our TTS,
+publish the WAV files under ``/tts/<sha>.wav`` and answer with the XML commands: the caller
+name (``%NAME% X(Y)`` or ``UNKNOWN USER``), the sounds to play, and a transfer only when the
+policy hands the call to a person; otherwise the PBX continues its scheme.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.routing import Router
+from bot.voice import VoiceServices
+from connectors.pbx.telphin import TelphinReply, TelphinRequest
+from connectors.pbx.transport import CallInfo
+from dialogs.actions import CallStarted, Say, SetCallerName, SubmitOrder, Transfer
+from dialogs.context import CallContext
+from dialogs.policy import DialogPolicy
+from nlu.phones import normalize_phone
+from nlu.verbalize import verbalize
+
+log = logging.getLogger(__name__)
+SCHEME_CONTINUES = {"greeting_done", "status_done"}
+
+
+class TelphinCase2:
+    def __init__(
+        self, services: VoiceServices, router: Router, sounds: Path, public_url: str
+    ) -> None:
+        self.services = services
+        self.router = router
+        self.sounds = sounds
+        self.public_url = public_url.rstrip("/")
+        sounds.mkdir(parents=True, exist_ok=True)
+
+    async def decide(self, request: TelphinRequest) -> TelphinReply:
+        called = request.called_did or request.called_extension
+        info = CallInfo(request.call_id, request.caller, called, "telphin")
+        settings = self.router.dialog_for(info)
+        if settings.scenario not in ("greeting", "status_only"):
+            settings = dataclasses.replace(settings, scenario="greeting")
+        context = CallContext(
+            call_id=request.call_id,
+            caller=normalize_phone(request.caller) if request.caller else None,
+            called=called,
+            connector="telphin",
+            caller_raw=request.caller,
+        )
+        policy = DialogPolicy(context, self.services.shop.ports, self.services.responses, settings)
+        caller_name: str | None = None
+        sounds: list[str] = []
+        transfer: str | None = None
+        for action in await policy.step(CallStarted()):
+            if isinstance(action, SetCallerName):
+                caller_name = action.name
+            elif isinstance(action, Say):
+                sounds.append(await self.publish(action.text))
+            elif isinstance(action, Transfer) and action.reason not in SCHEME_CONTINUES:
+                transfer = action.target
+            elif isinstance(action, SubmitOrder):  # not in these scenarios; never lose one
+                from bot.orders import save_order
+
+                await save_order(self.services.shop.db, action.order)
+        return TelphinReply(caller_name=caller_name, play_urls=sounds, transfer_to=transfer)
+
+    async def publish(self, text: str) -> str:
+        """Synthesize ``text`` (8 kHz WAV, what telephony plays) and return its public URL."""
+        spoken = verbalize(text)
+        name = hashlib.sha256(f"{self.services.synthesizer.name}|{spoken}".encode()).hexdigest()[
+            :32
+        ]
+        path = self.sounds / f"{name}.wav"
+        if not path.exists():
+            audio = await self.services.synthesizer.synthesize(spoken)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(audio.resample(8000).to_wav_bytes())
+            tmp.replace(path)
+        return f"{self.public_url}/tts/{path.name}"
+
+    def sound_route(self) -> web.AbstractRouteDef:
+        return web.static("/tts", self.sounds, show_index=False)
