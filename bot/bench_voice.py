@@ -119,25 +119,29 @@ def _summary(turns: list[TurnTiming]) -> dict[str, Any]:
     }
 
 
-def _article_phrases(articles: list[str], rng: random.Random, n: int) -> list[tuple[str, str, str]]:
-    """(spoken text, expected value, expect) — articles said as cardinals or digit by digit."""
-    items: list[tuple[str, str, str]] = []
+def _article_phrases(
+    articles: list[str], rng: random.Random, n: int
+) -> list[tuple[str, str, str, str]]:
+    """(spoken text, expected value, expect, style): articles said as one cardinal
+    («сто двадцать три»), in pairs («двенадцать сорок пять») or digit by digit."""
+    items: list[tuple[str, str, str, str]] = []
     for article in articles:
         if article.startswith("0") or len(article) > 4:
-            spoken = " ".join(number_to_words(int(d)) for d in article)
+            spoken, style = " ".join(number_to_words(int(d)) for d in article), "digits"
         elif rng.random() < 0.5 and len(article) == 4:
-            spoken = f"{number_to_words(int(article[:2]))} {number_to_words(int(article[2:]))}"
+            pair = f"{number_to_words(int(article[:2]))} {number_to_words(int(article[2:]))}"
+            spoken, style = pair, "pairs"
         else:
-            spoken = number_to_words(int(article))
-        items.append((f"артикул {spoken}", article, "article"))
+            spoken, style = number_to_words(int(article)), "cardinal"
+        items.append((f"артикул {spoken}", article, "article", style))
     while len(items) < n:
         article = rng.choice(articles)
         spoken = " ".join(number_to_words(int(d)) for d in article)
-        items.append((f"артикул {spoken}", article, "article"))
+        items.append((f"артикул {spoken}", article, "article", "digits"))
     return items[:n]
 
 
-def _quantity_phrases(n: int) -> list[tuple[str, str, str]]:
+def _quantity_phrases(n: int) -> list[tuple[str, str, str, str]]:
     from nlu.numbers import parse_cardinal
 
     items = []
@@ -147,7 +151,7 @@ def _quantity_phrases(n: int) -> list[tuple[str, str, str]]:
             "штуки" if word in ("две", "три", "четыре") else ("штуку" if word == "одну" else "штук")
         )
         value = str(parse_cardinal(word))
-        items.append((f"{word} {unit}", value, "quantity"))
+        items.append((f"{word} {unit}", value, "quantity", "quantity"))
     return items
 
 
@@ -155,10 +159,10 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
     rng = random.Random(7)
     articles = await services.shop.db.articles()
     phrases = _article_phrases(articles, rng, n) + _quantity_phrases(n)
-    right = {"article": 0, "quantity": 0}
-    total = {"article": 0, "quantity": 0}
+    right: dict[str, int] = {}
+    total: dict[str, int] = {}
     misses: list[dict[str, str]] = []
-    for text, expected, expect in phrases:
+    for text, expected, expect, style in phrases:
         audio = (await voice.synthesize(text)).resample(8000)
         transcript = await services.recognizer.transcribe(audio, Hints(expect))  # type: ignore[arg-type]
         parse = services.nlu.parse(transcript.text)
@@ -166,10 +170,10 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
         got = entity.value if entity else ""
         if expect == "article" and parse.first("article") is None:
             got = "".join(parse.values("number"))
-        total[expect] += 1
-        if got == expected:
-            right[expect] += 1
-        else:
+        for key in (expect, f"style:{style}"):
+            total[key] = total.get(key, 0) + 1
+            right[key] = right.get(key, 0) + (got == expected)
+        if got != expected:
             misses.append(
                 {"said": text, "heard": transcript.text, "expected": expected, "got": got}
             )
@@ -179,6 +183,11 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
         "quantity_exact": round(right["quantity"] / max(total["quantity"], 1), 3),
         "articles": total["article"],
         "quantities": total["quantity"],
+        "by_style": {
+            key.removeprefix("style:"): f"{right[key]}/{total[key]}"
+            for key in sorted(total)
+            if key.startswith("style:")
+        },
         "misses": misses,
     }
 
@@ -229,9 +238,10 @@ async def run_voice_bench(
         "concurrent": {
             "calls": concurrency,
             **_summary(_gaps(list(parallel))),
-            "outgoing_audio_pauses": sum(len(r.frame_gaps_ms) for r in parallel),
-            "worst_pause_ms": round(
-                max((g for r in parallel for g in r.frame_gaps_ms), default=0), 1
+            "outgoing_audio_underruns": sum(r.underruns for r in parallel),
+            "frames_more_than_45ms_apart": sum(len(r.frame_gaps_ms) for r in parallel),
+            "worst_frame_interval_ms": round(
+                max((g for r in parallel for g in r.frame_gaps_ms), default=20.0), 1
             ),
             "completed_orders": sum(1 for r in parallel if r.log.order_ids),
         },

@@ -39,9 +39,11 @@ class Player:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self.frames_sent = 0
-        # the far end plays frame k of a phrase at t0 + k·20 ms (t0: frame 0 sent); a frame
-        # sent after that moment is an audible gap (underrun)
+        # the far end plays each frame for 20 ms after the one before (or at once when its
+        # buffer is empty); a frame of a phrase arriving after the buffer ran dry is an
+        # audible gap (underrun). Frame 0 of a phrase may start on an empty buffer.
         self.underruns = 0
+        self._buffered_until = 0.0
         self.stopped_at: float | None = None  # wall time of the last barge-in stop
 
     @property
@@ -86,19 +88,17 @@ class Player:
             phrase = await self._queue.get()
             self._current, self._stop = phrase, False
             next_at = max(next_at, time.monotonic())
-            started = 0.0
             for index, frame in enumerate(phrase.audio.frames(FRAME_MS)):
                 if self._stop:
                     break
                 await self.transport.play(frame)
                 self.frames_sent += 1
                 sent = time.monotonic()
-                if index == 0:
-                    started = sent
-                    if phrase.on_start is not None:
-                        phrase.on_start(sent)
-                elif self.pace and sent > started + index * FRAME_MS / 1000:
+                if index == 0 and phrase.on_start is not None:
+                    phrase.on_start(sent)
+                if index > 0 and self.pace and sent > self._buffered_until:
                     self.underruns += 1
+                self._buffered_until = max(self._buffered_until, sent) + FRAME_MS / 1000
                 if self.pace:
                     next_at += FRAME_MS / 1000
                     delay = next_at - self.lead - time.monotonic()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import logging
 import signal
 import time
@@ -28,7 +30,7 @@ from bot.config import Settings
 from bot.edge import add_protected, edge_middleware
 from bot.mail_sink import start_mail_sink
 from bot.routing import Managers, Router
-from bot.session import CallSession
+from bot.session import CallLog, CallSession
 from bot.shop_setup import Shop, open_shop
 from bot.telphin_app import TelphinCase2
 from bot.voice import VoiceServices
@@ -73,6 +75,7 @@ class BotServer:
         started = time.monotonic()
         try:
             result = await session.run()
+            self._save_transcript(result)
             log.info(
                 "call ended",
                 extra={
@@ -87,6 +90,16 @@ class BotServer:
             log.exception("call failed", extra={"call_id": transport.info.call_id})
         finally:
             self.sessions.discard(session)
+
+    def _save_transcript(self, result: CallLog) -> None:
+        if not self.server.transcripts_dir:
+            return
+        folder = Path(self.server.transcripts_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        safe_id = re.sub(r"[^A-Za-z0-9_-]", "_", result.call_id)[:40]  # ids come from the PBX
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_id}.json"
+        data = json.dumps(result.to_json(), ensure_ascii=False, indent=1)
+        (folder / name).write_text(data + "\n", "utf-8")
 
     # -- start / stop ---------------------------------------------------------------------
 
@@ -206,18 +219,18 @@ class BotServer:
 
 async def serve(settings: Settings) -> int:
     server = BotServer(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop_requested.set)
     await server.start()
     for name, address in server.addresses.items():
         log.info("listening", extra={"endpoint": name, "address": address})
         print(f"  {name:12} {address}")
-    print(how_to_call(server))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.stop_requested.set)
+    print(how_to_call(server), flush=True)
     await server.stop_requested.wait()
-    print("stopping: calls in progress finish or go to an operator…")
+    print("stopping: calls in progress finish or go to an operator…", flush=True)
     await server.stop()
-    print("stopped")
+    print("stopped", flush=True)
     return 0
 
 

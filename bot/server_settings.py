@@ -64,3 +64,5 @@ class ServerSettings:
     routes: list[Route] = field(default_factory=list)
     managers_file: str | None = "data/managers.txt"  # phone=extension: the caller's manager
     shutdown_grace: float = 20.0  # SIGTERM: calls may finish this long, then go to operators
+    # one JSON per call (what was said, turn timings); personal data: null turns it off
+    transcripts_dir: str | None = "var/transcripts"
