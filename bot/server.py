@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import logging
+import re
 import signal
 import time
 from pathlib import Path
