@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
 from connectors.shop.catalog_import import CatalogError
 from dialogs.responses import ResponsesError
 from nlu.training_data import TrainingDataError
@@ -68,12 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("pymorphy3").setLevel(logging.WARNING)
+    setup_logging(args.verbose)
     if args.command == "console" and not args.verbose:
         logging.getLogger().setLevel(logging.WARNING)  # the console prints its own events
     try:

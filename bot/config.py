@@ -73,6 +73,10 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
 
+    def __post_init__(self) -> None:
+        if self.dialog.done_status.casefold() != self.shop.done_status.casefold():
+            raise ValueError("dialog.done_status and shop.done_status must name the same status")
+
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ

@@ -189,6 +189,8 @@ async def _audio_leg(
         writer.write(encode_frame(KIND_HANGUP))
         await writer.drain()
     await asyncio.wait({receiver}, timeout=5)
+    receiver.cancel()
+    await asyncio.gather(receiver, return_exceptions=True)
     await _show(leg, transcriber)
     writer.close()
     return leg

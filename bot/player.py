@@ -1,13 +1,15 @@
 """Outgoing audio for one call: queued phrases sent as 20 ms frames, paced in real time.
 
-Barge-in stops the current phrase within one frame and drops what is queued; the far end's
-buffer is cleared through the transport. ``pace=False`` sends as fast as the transport takes
-frames (simulated calls with ``--fast``).
+Barge-in stops the current interruptible phrase within one frame and drops the queued
+interruptible ones (a queued goodbye or transfer notice stays); the far end's buffer is
+cleared through the transport. ``pace=False`` sends as fast as the transport takes frames
+(simulated calls with ``--fast``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +34,8 @@ class Player:
         self.transport = transport
         self.pace = pace
         self.lead = lead_frames * FRAME_MS / 1000
-        self._queue: asyncio.Queue[Phrase] = asyncio.Queue()
+        self._queue: collections.deque[Phrase] = collections.deque()
+        self._wake = asyncio.Event()
         self._current: Phrase | None = None
         self._stop = False
         self._idle = asyncio.Event()
@@ -44,7 +47,6 @@ class Player:
         # audible gap (underrun). Frame 0 of a phrase may start on an empty buffer.
         self.underruns = 0
         self._buffered_until = 0.0
-        self.stopped_at: float | None = None  # wall time of the last barge-in stop
 
     @property
     def playing(self) -> bool:
@@ -52,7 +54,15 @@ class Player:
 
     @property
     def interruptible(self) -> bool:
-        return self._current is None or self._current.interruptible
+        """Whether what plays now (or plays next, between two phrases) may be cut off."""
+        phrase = self._current or (self._queue[0] if self._queue else None)
+        return phrase is None or phrase.interruptible
+
+    @property
+    def remaining_s(self) -> float:
+        """Audio still to be sent, in seconds (an upper bound for waiting on it)."""
+        queued = sum(p.audio.duration for p in self._queue)
+        return queued + (self._current.audio.duration if self._current else 0.0)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="player")
@@ -64,28 +74,33 @@ class Player:
 
     def enqueue(self, phrase: Phrase) -> None:
         self._idle.clear()
-        self._queue.put_nowait(phrase)
+        self._queue.append(phrase)
+        self._wake.set()
 
     async def drained(self) -> None:
         await self._idle.wait()
 
     async def barge_in(self) -> bool:
-        """Stop an interruptible phrase now and drop the queue; False if nothing stopped."""
+        """Stop an interruptible phrase now and drop the queued interruptible ones."""
         if not self.playing or not self.interruptible:
             return False
-        self._stop = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self.stopped_at = time.monotonic()
+        self._stop = self._current is not None
+        self._queue = collections.deque(p for p in self._queue if not p.interruptible)
+        if self._current is None and not self._queue:
+            self._idle.set()
         await self.transport.clear()
         return True
 
     async def _run(self) -> None:
         next_at = time.monotonic()
         while True:
-            if self._queue.empty() and self._current is None:
-                self._idle.set()
-            phrase = await self._queue.get()
+            if not self._queue:
+                if self._current is None:
+                    self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            phrase = self._queue.popleft()
             self._current, self._stop = phrase, False
             next_at = max(next_at, time.monotonic())
             for index, frame in enumerate(phrase.audio.frames(FRAME_MS)):
@@ -109,5 +124,5 @@ class Player:
             if self._stop:
                 next_at = time.monotonic()
             self._current = None
-            if self._queue.empty():
+            if not self._queue:
                 self._idle.set()

@@ -60,12 +60,15 @@ class BotServer:
         self.public_sounds = Path("var/tts-public")
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     # -- calls ------------------------------------------------------------------------------
 
     async def handle_call(self, transport: CallTransport) -> None:
         assert self.services is not None
-        if self.stop_requested.is_set():
+        if self.stop_requested.is_set() or len(self.sessions) >= self.server.max_calls:
+            reason = "stopping" if self.stop_requested.is_set() else "too many calls"
+            log.warning("call sent straight to an operator", extra={"reason": reason})
             await transport.transfer(self.settings.dialog.operator)
             return
         dialog = self.router.dialog_for(transport.info)
@@ -90,6 +93,20 @@ class BotServer:
             log.exception("call failed", extra={"call_id": transport.info.call_id})
         finally:
             self.sessions.discard(session)
+
+    async def _refresh_articles(self) -> None:
+        """A ``catalog import`` while the server runs reaches the NLU's article matching."""
+        assert self.shop is not None and self.services is not None
+        known: list[str] = []
+        while True:
+            try:
+                articles = sorted(await self.shop.db.articles())
+                if articles != known:
+                    self.services.nlu.set_articles(articles)
+                    known = articles
+            except Exception:
+                log.exception("reading the catalog failed; the NLU keeps the old articles")
+            await asyncio.sleep(self.server.catalog_refresh_s)
 
     def _save_transcript(self, result: CallLog) -> None:
         if not self.server.transcripts_dir:
@@ -118,6 +135,7 @@ class BotServer:
         self._outbox_task = asyncio.create_task(
             outbox.run(self._outbox_stop, self.settings.outbox.poll_interval), name="outbox"
         )
+        self._refresher = asyncio.create_task(self._refresh_articles(), name="catalog")
         if self.server.asterisk.enabled:
             await self._start_asterisk()
         if self.server.http.enabled:
@@ -206,6 +224,8 @@ class BotServer:
         if self.runner is not None:
             await self.runner.cleanup()
         await asyncio.gather(*stoppers, return_exceptions=True)
+        if self._refresher is not None:
+            self._refresher.cancel()
         self._outbox_stop.set()
         if self._outbox_task is not None:
             await asyncio.gather(self._outbox_task, return_exceptions=True)

@@ -63,6 +63,10 @@ class ServerSettings:
     telphin: bool = True
     routes: list[Route] = field(default_factory=list)
     managers_file: str | None = "data/managers.txt"  # phone=extension: the caller's manager
+    max_calls: int = (
+        20  # calls at once; more go straight to an operator (8 meet the latency targets on 2 cores)
+    )
+    catalog_refresh_s: float = 30.0  # how often the NLU re-reads the catalog's articles
     shutdown_grace: float = 20.0  # SIGTERM: calls may finish this long, then go to operators
     # one JSON per call (what was said, turn timings); personal data: null turns it off
     transcripts_dir: str | None = "var/transcripts"

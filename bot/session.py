@@ -1,10 +1,12 @@
 """One phone call: audio in ➜ VAD ➜ ASR ➜ NLU ➜ policy ➜ TTS ➜ audio out.
 
-Keypad digits arrive beside speech (ended by ``#`` or a pause). Caller speech during an
-interruptible prompt stops it (barge-in) as soon as the VAD has heard ``min_speech_ms`` of
-voice; speech over a non-interruptible prompt is ignored. No answer within the no-input
-timeout is a ``Silence`` for the policy (which re-prompts, then hands off). Every call has
-a maximum length. The session keeps a transcript with the timings of every turn.
+Keypad digits arrive beside speech (ended by ``#`` or a pause). Caller speech or keys during
+an interruptible prompt stop it (barge-in) as soon as the VAD has heard ``min_speech_ms`` of
+voice; speech over a non-interruptible prompt is ignored (keys are kept as input). An
+engine or database failure hands the call to a person (the policy saves the order). No
+answer within the no-input timeout is a ``Silence`` for the policy (which re-prompts, then
+hands off). Every call has a maximum length, and a call whose PBX stops sending frames for
+``voice.idle_timeout`` is over. The session keeps a transcript with the timings of every turn.
 
 Timing of a turn (``TurnTiming``): ``eop_wait`` from the caller's last voiced audio to the
 end-of-phrase decision, ``asr``, ``nlu_policy``, ``tts`` (synthesis of the first reply) and
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class TurnTiming:
     at: float  # seconds since the call started
-    source: str  # "speech" | "dtmf" | "silence"
+    source: str  # "speech" | "dtmf" | "silence" | "hangup"
     text: str = ""
     intent: str = ""
     speech_s: float = 0.0
@@ -155,6 +157,13 @@ class CallSession:
                     break
                 self.listening.clear()
                 await self._handle(item)
+        except Exception:
+            # an engine or database failure must not lose the caller or the order: the
+            # policy hands the call to a person and saves what was confirmed
+            log.exception("call session failed", extra={"call_id": self.context.call_id})
+            self.log.end_reason = "error"
+            with contextlib.suppress(Exception):
+                await self._step(HandOff("error"), None)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -279,7 +288,9 @@ class CallSession:
             await self._finish_with(action)
 
     async def _finish_with(self, action: Transfer | Hangup) -> None:
-        await self.player.drained()
+        # let the goodbye / transfer notice play out, but never wait forever
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.player.drained(), self.player.remaining_s + 2.0)
         self._ended = True
         call_t = round(time.monotonic() - self.log.started, 3)
         if isinstance(action, Transfer):
@@ -296,20 +307,33 @@ class CallSession:
     # -- inbound audio and keys --------------------------------------------------------------
 
     async def _read(self) -> None:
+        """Inbound events until the call is gone; silence on the wire for ``idle_timeout``
+        (a peer that stopped sending) counts as a hang-up."""
+        events = aiter(self.transport.events())
         try:
-            async for event in self.transport.events():
+            while True:
+                try:
+                    event = await asyncio.wait_for(anext(events), self.voice.idle_timeout)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    self.log.end_reason = "idle"
+                    break
                 if isinstance(event, AudioIn):
                     await self._on_audio(event)
                 elif isinstance(event, DtmfIn):
                     await self._on_digit(event.digit)
                 elif isinstance(event, HangupIn):
                     break
-        except ProtocolError as exc:
-            log.warning("call ended by a protocol error", extra={"error": str(exc)})
-            self.log.end_reason = "protocol_error"
+        except ProtocolError:
+            self.log.end_reason = "protocol_error"  # the connector logged it
         except (ConnectionError, asyncio.IncompleteReadError):
             self.log.end_reason = "connection_lost"
-        self._inbox.put_nowait(_Item("hangup"))
+        except Exception:
+            log.exception("reading the call failed", extra={"call_id": self.context.call_id})
+            self.log.end_reason = "error"
+        finally:
+            self._inbox.put_nowait(_Item("hangup"))
 
     async def _on_audio(self, event: AudioIn) -> None:
         wall = time.monotonic()
@@ -337,8 +361,10 @@ class CallSession:
                 self._inbox.put_nowait(_Item("silence"))
 
     async def _on_digit(self, digit: str) -> None:
-        if self.player.playing and self.player.interruptible:
+        if self.voice.barge_in and self.player.playing and self.player.interruptible:
             await self.player.barge_in()
+        if self.listening.is_set():
+            self.detector.start_turn()  # the caller is keying in: not a silence
         if self._dtmf_timer is not None:
             self._dtmf_timer.cancel()
             self._dtmf_timer = None

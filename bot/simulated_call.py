@@ -11,6 +11,7 @@ same timeline and written as ``bot.wav`` (and ``call.wav``: caller left, bot rig
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -155,8 +156,9 @@ class SimulatedCaller:
             await self._script(session, call)
             await asyncio.wait({call}, timeout=self.patience_s)
             if not call.done():
-                await self.line.caller_hangup()
-            log = await call
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.line.caller_hangup(), 5)
+            log = await asyncio.wait_for(call, self.patience_s)
         finally:
             line.cancel()
             await asyncio.gather(line, return_exceptions=True)

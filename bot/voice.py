@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.shop_setup import Shop
 from bot.voice_settings import VoiceSettings
+from dialogs.policy import RESPONSES
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
 from nlu.verbalize import verbalize
@@ -51,6 +52,7 @@ class VoiceServices:
     async def start(cls, settings: Settings, voice: VoiceSettings, shop: Shop) -> VoiceServices:
         configure_executor(voice.workers)
         responses = Responses.load(settings.dialog.responses)
+        responses.require(RESPONSES)  # a missing utter_* stops the start, not a call
         nlu = await asyncio.to_thread(
             NluEngine.load,
             settings.nlu.data,

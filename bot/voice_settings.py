@@ -40,6 +40,7 @@ class VoiceSettings:
     barge_in: bool = True
     dtmf_timeout: float = 2.0  # keypad input ends with # or this pause
     max_call_seconds: float = 600.0
+    idle_timeout: float = 15.0  # no frames at all from the PBX this long: the call is gone
     workers: int = 2  # CPU-heavy jobs at once (ASR, TTS) for all calls
 
     def __post_init__(self) -> None:

@@ -83,6 +83,8 @@ class DialogPolicy:
         self.quantity = 0
         self.article_failures = 0
         self.misunderstandings = 0
+        self._misunderstood_now = False
+        self.quantity_denials = 0
         self.silences = 0
         self.in_order = False
         self.prompt: list[Action] = []
@@ -150,7 +152,7 @@ class DialogPolicy:
             return self._transfer("caller_request")
         if parse.intent == "repeat":
             return list(self.prompt)
-        if parse.intent == "goodbye" and self.state in ("menu", "article", "more"):
+        if parse.intent == "goodbye" and not parse.first("number"):
             return self._goodbye()
         handler = {
             "menu": self._menu_said,
@@ -159,10 +161,19 @@ class DialogPolicy:
             "confirm": self._confirm_said,
             "more": self._more_said,
         }[self.state]
-        return await handler(parse)
+        return self._in_a_row(await handler(parse))
+
+    def _in_a_row(self, actions: list[Action]) -> list[Action]:
+        """Misunderstandings count in a row: a turn that was understood resets them."""
+        if not self._misunderstood_now:
+            self.misunderstandings = 0
+        self._misunderstood_now = False
+        return actions
 
     async def _keys(self, digits: str) -> list[Action]:
-        digits = digits.strip().rstrip("#")
+        return self._in_a_row(await self._keys_in_state(digits.strip().rstrip("#")))
+
+    async def _keys_in_state(self, digits: str) -> list[Action]:
         if not digits.isdigit():
             return self._misunderstood()
         if self.state == "menu":
@@ -183,14 +194,19 @@ class DialogPolicy:
         return self._misunderstood()
 
     async def _menu_said(self, parse: Parse) -> list[Action]:
-        if parse.first("article") or (parse.intent == "inform" and parse.first("number")):
+        if parse.intent == "order_status":
+            return await self._status_lines() + self._menu()
+        numbers = parse.values("number")
+        if not parse.first("article") and len(numbers) == 1 and numbers[0] in MENU_KEYS:
+            return await self._keys_in_state(numbers[0])  # «один» said for key 1
+        if parse.intent in ("inform", "make_order") and (
+            parse.first("article") or parse.first("number")
+        ):
             self.in_order = True
             self.state = "article"
             return await self._article_said(parse)
         if parse.intent == "make_order":
             return self._ask_article()
-        if parse.intent == "order_status":
-            return await self._status_lines() + self._menu()
         return self._misunderstood()
 
     # -- order taking (Case 1) -------------------------------------------------------------
@@ -201,9 +217,9 @@ class DialogPolicy:
         return self._prompt([self._say("utter_ask_article")], "article")
 
     async def _article_said(self, parse: Parse) -> list[Action]:
-        if self.items and (parse.intent == "deny" or _yes_no(parse) is False):
-            return self._finish_order()
         candidate = self._article_candidate(parse)
+        if self.items and candidate is None and (parse.intent == "deny" or _yes_no(parse) is False):
+            return self._finish_order()  # «нет, больше ничего»
         if candidate is None:
             return self._article_failed()
         actions = await self._article(candidate)
@@ -229,7 +245,6 @@ class DialogPolicy:
         if product is None:
             return self._article_failed()
         self.product = product
-        self.misunderstandings = 0
         self.state = "quantity"
         return self._prompt([self._say("utter_ask_quantity", product=product.name)], "quantity")
 
@@ -249,7 +264,6 @@ class DialogPolicy:
         if not 1 <= quantity <= self.settings.max_quantity:
             return self._misunderstood("utter_ask_quantity_again")
         self.quantity = quantity
-        self.misunderstandings = 0
         self.state = "confirm"
         unit = self.product.unit if self.product else "штука"
         text = quantity_phrase(quantity, unit)
@@ -258,18 +272,21 @@ class DialogPolicy:
     async def _confirm_said(self, parse: Parse) -> list[Action]:
         answer = _yes_no(parse)
         quantity = parse.first("quantity") or parse.first("number")
-        if answer is not True and quantity is not None:
-            return self._quantity(int(quantity.value))  # «нет, три штуки»
+        if quantity is not None and (answer is not True or int(quantity.value) != self.quantity):
+            return self._quantity(int(quantity.value))  # «нет, три штуки» / «да, три штуки»
         if answer is None:
             return self._misunderstood("utter_ask_yes_no")
         return await self._yes_no(answer)
 
     async def _yes_no(self, yes: bool) -> list[Action]:
-        self.misunderstandings = 0
         if self.state == "confirm":
             if not yes:
+                self.quantity_denials += 1
+                if self.quantity_denials >= self.settings.max_misunderstandings:
+                    return self._transfer("quantity_not_confirmed")
                 self.state = "quantity"
                 return self._prompt([self._say("utter_ask_quantity_again")], "quantity")
+            self.quantity_denials = 0
             assert self.product is not None
             self.items.append(OrderLine(self.product.article, self.product.name, self.quantity))
             self.product = None
@@ -281,6 +298,7 @@ class DialogPolicy:
 
     async def _more_said(self, parse: Parse) -> list[Action]:
         if parse.first("article"):
+            self.state = "article"
             return await self._article_said(parse)
         answer = _yes_no(parse)
         if answer is None and parse.intent == "make_order":
@@ -336,6 +354,7 @@ class DialogPolicy:
 
     def _misunderstood(self, hint: str = "utter_not_understood") -> list[Action]:
         self.misunderstandings += 1
+        self._misunderstood_now = True
         if self.misunderstandings >= self.settings.max_misunderstandings:
             return self._transfer("not_understood")
         if hint == "utter_not_understood":

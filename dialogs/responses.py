@@ -13,7 +13,6 @@ or response is an error at load or render time, never a silent empty prompt.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,14 +59,6 @@ class Responses:
         missing = [n for n in names if n not in self.variants]
         if missing:
             raise ResponsesError(f"{self.source}: missing responses: {', '.join(missing)}")
-
-    def slots_of(self, name: str) -> set[str]:
-        return {
-            field_name
-            for text in self.variants.get(name, [])
-            for _, field_name, _, _ in string.Formatter().parse(text)
-            if field_name
-        }
 
     def render(self, key: str, /, **slots: object) -> str:
         texts = self.variants.get(key)

@@ -28,6 +28,7 @@ DEFAULT_UNITS = frozenset(
     "бутылка банка пакет рулон мешок флакон лист метр килограмм кг литр".split()
 )
 ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция".split())
+CORRECTIONS = frozenset("нет не точнее вернее ой".split())
 QUANTITY_KEYWORDS = frozenset("количество кол-во колво количества".split())
 MAX_QUANTITY = 100_000
 
@@ -54,8 +55,9 @@ class EntityExtractor:
             entities.append(article)
         if not quantities and article is not None:
             rest = [s for s in spans if s.start >= article.end and id(s) not in used]
-            if rest and len(rest[0].value) <= 5:
-                quantities = [rest[0]]
+            between = text[article.end : rest[0].start] if rest else ""
+            if rest and len(rest[0].value) <= 5 and not any(c.isalpha() for c in between):
+                quantities = [rest[0]]  # «артикул 123 две», not «123, нет, 555»
         entities.extend(
             Entity("quantity", str(int(s.value)), s.start, s.end)
             for s in quantities
@@ -92,6 +94,8 @@ class EntityExtractor:
         if self.matcher is None or not spans:
             return None, set()
         taken = {id(s) for s in quantities}
+        # «сто двадцать три, нет, пятьсот пятьдесят пять»: what follows a «нет» corrects
+        correction = max((start for w, start, _ in words if w in CORRECTIONS), default=-1)
         best: tuple[tuple[float, ...], Entity, set[int]] | None = None
         for run in dictation_runs(text, spans):
             for part in _split(run, taken):
@@ -100,7 +104,9 @@ class EntityExtractor:
                     found = self._match(digits, exact_only=not whole)
                     if found is None:
                         continue
-                    rank = (found.confidence, float(keyword and i == 0), len(sub), -sub[0].start)
+                    corrects = float(sub[0].start > correction >= 0)
+                    keyed = float(keyword and i == 0)
+                    rank = (found.confidence, corrects, keyed, len(sub), -sub[0].start)
                     if best is None or rank > best[0]:
                         start, end = sub[0].start, sub[-1].end
                         entity = Entity("article", found.article, start, end, found.confidence)

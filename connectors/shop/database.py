@@ -41,7 +41,8 @@ def _make_engine(url: str) -> sa.Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        # hide_parameters: errors must not carry callers' phone numbers into the logs
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -50,7 +51,7 @@ def _make_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    return sa.create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
 
 
 def _clean_text(value: object) -> str | None:
