@@ -6,6 +6,14 @@
 // From the server: binary PCM at the same rate (played through a small queue),
 // {"type": "clear"} (stop playback at once), {"type": "transfer", "target"},
 // {"type": "hangup"}, {"type": "caller_name", "name"}.
+//
+// Query parameters: ?suffix=/<secret> (appended to the WebSocket path /ws/browser),
+// ?rate=8000 (the PCM rate, 16000 by default), ?autostart=1 (call as soon as the page loads,
+// without a click: for kiosks and tests/e2e/test_e2e_talk_page.py; a browser may still ask
+// for the microphone, and may keep audio muted until a user gesture unless told otherwise).
+//
+// window.talkStats counts, for tests and debugging: framesSent (microphone PCM frames sent),
+// framesReceived (bot PCM frames received) and secondsPlayed (bot audio played to the end).
 (() => {
   "use strict";
 
@@ -22,6 +30,8 @@
   let rate = WANTED_RATE;
   let playing = [];
   let playAt = 0;
+  const stats = { framesSent: 0, framesReceived: 0, secondsPlayed: 0 };
+  window.talkStats = stats;
 
   function log(text) {
     const line = document.createElement("div");
@@ -88,6 +98,13 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
   }
 
+  function sendPcm(buffer) {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(buffer);
+      stats.framesSent += 1;
+    }
+  }
+
   async function startCapture() {
     const frame = Math.round(rate / 50); // 20 ms
     const source = ctx.createMediaStreamSource(micStream);
@@ -99,10 +116,10 @@
       capture = new AudioWorkletNode(ctx, "capture-downsampler", {
         processorOptions: { outRate: rate, frame },
       });
-      capture.port.onmessage = (event) => send(event.data);
+      capture.port.onmessage = (event) => sendPcm(event.data);
     } else {
       capture = ctx.createScriptProcessor(2048, 1, 1);
-      const push = makeDownsampler(ctx.sampleRate, rate, frame, send);
+      const push = makeDownsampler(ctx.sampleRate, rate, frame, sendPcm);
       capture.onaudioprocess = (event) => push(event.inputBuffer.getChannelData(0));
     }
     // The capture node only runs when it leads to the speakers: go there through silence.
@@ -131,11 +148,13 @@
     playing.push(node);
     node.onended = () => {
       playing = playing.filter((n) => n !== node);
+      stats.secondsPlayed += audio.duration;
     };
   }
 
   function stopPlayback() {
     for (const node of playing) {
+      node.onended = null; // cut short: not counted as played
       try {
         node.stop();
       } catch (_) {
@@ -232,6 +251,7 @@
           log("не JSON: " + event.data);
         }
       } else {
+        stats.framesReceived += 1;
         playPcm(event.data);
       }
     };
@@ -262,4 +282,5 @@
     if (event.target instanceof HTMLInputElement) return;
     if (/^[0-9*#]$/.test(event.key)) pressKey(event.key);
   });
+  if (params.get("autostart") === "1") startCall();
 })();
