@@ -17,9 +17,10 @@ import pytest
 from aiohttp import web
 
 from connectors.pbx import browser
-from connectors.pbx.transport import AudioIn, CallInfo, CallTransport, DtmfIn, HangupIn
+from connectors.pbx.transport import AudioIn, CallTransport, HangupIn
 from connectors.pbx.websocket_base import serve_call
-from speech.audio import Audio, tone
+from speech.audio import tone
+from tests.fakes.tone_bot import ToneBot as Bot
 from tests.fakes.ws_clients import BrowserClient, serve_app
 
 CALLER = "+79161234567"
@@ -28,44 +29,6 @@ MAX_BYTES = 4096
 LOGGER = "connectors.pbx.websocket_base"
 PATH = "/ws/browser"
 STATIC = Path(__file__).resolve().parents[3] / "bot" / "static"
-
-
-class Bot:
-    """Replies with a tone to loud audio (then barge-in clear if asked); DTMF: 0 transfer,
-    9 hang up, 5 set the caller name."""
-
-    def __init__(self, *, reply_ms: int = 100, barge_in: bool = False) -> None:
-        self.reply_ms = reply_ms
-        self.barge_in = barge_in
-        self.replies: list[Audio] = []
-        self.infos: list[CallInfo] = []
-        self.rates: list[int] = []
-        self.events: list[list[Any]] = []
-        self.ended = asyncio.Event()
-
-    async def __call__(self, call: CallTransport) -> None:
-        self.infos.append(call.info)
-        self.rates.append(call.rate)
-        events: list[Any] = []
-        self.events.append(events)
-        replied = False
-        async for event in call.events():
-            events.append(event)
-            if isinstance(event, AudioIn) and event.audio.rms() > 1000 and not replied:
-                replied = True
-                reply = tone(660, self.reply_ms / 1000, rate=call.rate, amplitude=0.4)
-                self.replies.append(reply)
-                for frame in reply.frames(20):
-                    await call.play(frame)
-                if self.barge_in:
-                    await call.clear()
-            elif isinstance(event, DtmfIn) and event.digit == "0":
-                await call.transfer("operator")
-            elif isinstance(event, DtmfIn) and event.digit == "9":
-                await call.hangup()
-            elif isinstance(event, DtmfIn) and event.digit == "5":
-                await call.set_caller_name("Анна 2(3)")
-        self.ended.set()
 
 
 @pytest.fixture

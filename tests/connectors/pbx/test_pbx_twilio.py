@@ -14,47 +14,16 @@ import numpy as np
 import pytest
 
 from connectors.pbx import twilio
-from connectors.pbx.transport import AudioIn, CallInfo, CallTransport, DtmfIn, HangupIn
+from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn
 from speech.audio import tone
 from speech.g711 import ulaw_decode, ulaw_encode
+from tests.fakes.tone_bot import ToneBot as Bot
 from tests.fakes.ws_clients import TwilioClient, serve_app
 
 CALLER = "+79161234567"
 CALLED = "+74951112233"
 MAX_BYTES = 4096
 LOGGER = "connectors.pbx.websocket_base"
-
-
-class Bot:
-    """A call handler: replies with a tone to loud audio, transfers on 0, hangs up on 9."""
-
-    def __init__(self, *, reply_frames: int = 5, barge_in: bool = False) -> None:
-        self.reply = tone(660, reply_frames * 0.02, rate=8000, amplitude=0.4)
-        self.barge_in = barge_in
-        self.infos: list[CallInfo] = []
-        self.rates: list[int] = []
-        self.events: list[list[Any]] = []
-        self.ended = asyncio.Event()
-
-    async def __call__(self, call: CallTransport) -> None:
-        self.infos.append(call.info)
-        self.rates.append(call.rate)
-        events: list[Any] = []
-        self.events.append(events)
-        replied = False
-        async for event in call.events():
-            events.append(event)
-            if isinstance(event, AudioIn) and event.audio.rms() > 1000 and not replied:
-                replied = True
-                for frame in self.reply.frames(20):
-                    await call.play(frame)
-                if self.barge_in:
-                    await call.clear()
-            elif isinstance(event, DtmfIn) and event.digit == "0":
-                await call.transfer("operator")
-            elif isinstance(event, DtmfIn) and event.digit == "9":
-                await call.hangup()
-        self.ended.set()
 
 
 @pytest.fixture
@@ -92,10 +61,12 @@ async def test_conversation_wire_format_both_ways(session: aiohttp.ClientSession
             assert set(message["media"]) == {"payload"}
             assert len(base64.b64decode(message["media"]["payload"], validate=True)) == 160
         got = tw.received_audio()
-        assert got.num_samples == bot.reply.num_samples
-        expected = ulaw_decode(ulaw_encode(bot.reply.samples()))
+        assert got.num_samples == bot.replies[0].num_samples
+        expected = ulaw_decode(ulaw_encode(bot.replies[0].samples()))
         assert np.array_equal(got.samples(), expected)
-        assert np.max(np.abs(got.samples().astype(int) - bot.reply.samples().astype(int))) <= 512
+        assert (
+            np.max(np.abs(got.samples().astype(int) - bot.replies[0].samples().astype(int))) <= 512
+        )
 
         # DTMF ➜ transfer: a mark named transfer:<target>, echoed, then a normal close.
         await tw.send_dtmf("0")
@@ -115,7 +86,7 @@ async def test_conversation_wire_format_both_ways(session: aiohttp.ClientSession
 
 
 async def test_barge_in_sends_clear_after_media(session: aiohttp.ClientSession) -> None:
-    bot = Bot(reply_frames=3, barge_in=True)
+    bot = Bot(reply_ms=60, barge_in=True)
     async with server(bot) as base, TwilioClient.connect(session, base + "/ws/twilio") as tw:
         await tw.begin()
         await tw.send_audio(tone(440, 0.04, rate=8000))
