@@ -49,10 +49,11 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from connectors.pbx.tcp_server import TcpServer
 from connectors.pbx.transport import (
     AudioIn,
     CallHandler,
@@ -319,7 +320,7 @@ class AudioSocketTransport(CallTransport):
                 await self._writer.wait_closed()
 
 
-class AudioSocketServer:
+class AudioSocketServer(TcpServer):
     """Accepts AudioSocket connections from Asterisk and runs ``handler`` once per call.
 
     ``linker`` maps the call UUID to the :class:`CallInfo` that the FastAGI side registered
@@ -342,65 +343,28 @@ class AudioSocketServer:
     ) -> None:
         if not 0 < max_payload <= 0xFFFF:
             raise ValueError(f"max_payload must be 1..65535, got {max_payload}")
+        super().__init__(host, port)
         self._handler = handler
-        self._host = host
-        self._port = port
         self._linker = linker
         self._results = results
         self._max_payload = max_payload
         self._first_frame_timeout = first_frame_timeout
         self._idle_timeout = idle_timeout
         self._write_timeout = write_timeout
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._transports: set[AudioSocketTransport] = set()
-
-    @property
-    def port(self) -> int:
-        """The bound port (the real one when created with ``port=0``)."""
-        if self._server is not None and self._server.sockets:
-            return int(self._server.sockets[0].getsockname()[1])
-        return self._port
-
-    @property
-    def host(self) -> str:
-        return self._host
 
     @property
     def active_calls(self) -> int:
         return len(self._transports)
 
-    async def start(self) -> None:
-        if self._server is not None:
-            return
-        self._server = await asyncio.start_server(self._on_connection, self._host, self._port)
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, let calls finish for ``grace`` seconds, then hang the rest up."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        self._port = int(server.sockets[0].getsockname()[1]) if server.sockets else self._port
-        server.close()
-        pending = set(self._tasks)
-        if pending:
-            _, pending = await asyncio.wait(pending, timeout=max(grace, 0.0))
-        if pending:
-            await asyncio.gather(
-                *(t.aclose() for t in list(self._transports)), return_exceptions=True
-            )
-            _, pending = await asyncio.wait(pending, timeout=1.0)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        await server.wait_closed()
+    async def _end_connections(self) -> bool:
+        """After the grace period: hang the remaining calls up (0x00 frame, close)."""
+        await asyncio.gather(*(t.aclose() for t in list(self._transports)), return_exceptions=True)
+        return True
 
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         transport: AudioSocketTransport | None = None
         try:
             try:
@@ -435,8 +399,6 @@ class AudioSocketServer:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(1.0):
                         await writer.wait_closed()
-            if task is not None:
-                self._tasks.discard(task)
 
     async def _read_uuid(self, reader: asyncio.StreamReader) -> str:
         try:

@@ -53,8 +53,9 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from connectors.pbx.tcp_server import TcpServer
 from connectors.pbx.transport import CallInfo, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def call_info_from_env(call_id: str, env: dict[str, str]) -> CallInfo:
     )
 
 
-class FastAgiServer:
+class FastAgiServer(TcpServer):
     """Answers Asterisk's FastAGI connections and links each call to its AudioSocket leg."""
 
     def __init__(
@@ -163,8 +164,7 @@ class FastAgiServer:
         call_timeout: float | None = 4 * 3600.0,
         result_wait: float = 2.0,
     ) -> None:
-        self._host = host
-        self._port = port
+        super().__init__(host, port, line_limit=max_line_bytes)
         self.audiosocket_address = audiosocket_address
         self._registry = registry
         self._max_header_lines = max_header_lines
@@ -173,8 +173,6 @@ class FastAgiServer:
         self._command_timeout = command_timeout
         self._call_timeout = call_timeout
         self._result_wait = result_wait
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def audiosocket_address(self) -> str:
@@ -186,42 +184,9 @@ class FastAgiServer:
         parse_address(address)
         self._audiosocket_address = address
 
-    @property
-    def port(self) -> int:
-        if self._server is not None and self._server.sockets:
-            return int(self._server.sockets[0].getsockname()[1])
-        return self._port
-
-    @property
-    def active_sessions(self) -> int:
-        return len(self._tasks)
-
-    async def start(self) -> None:
-        if self._server is None:
-            self._server = await asyncio.start_server(
-                self._on_connection, self._host, self._port, limit=self._max_line_bytes
-            )
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting; sessions get ``grace`` seconds, then their sockets are closed."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.close()
-        pending = set(self._tasks)
-        if pending:
-            _, pending = await asyncio.wait(pending, timeout=max(grace, 0.0))
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await server.wait_closed()
-
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         session = _AgiSession(reader, writer)
         call_id: str | None = None
         try:
@@ -245,8 +210,6 @@ class FastAgiServer:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
-            if task is not None:
-                self._tasks.discard(task)
 
     async def _run_call(self, session: _AgiSession, call_id: str) -> None:
         reply = await session.command(

@@ -1,0 +1,72 @@
+"""What the AudioSocket and FastAGI servers share: listening, one task per connection, and a
+shutdown that stops accepting, lets connections finish for a grace period, then ends them."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from typing import Any
+
+
+class TcpServer(abc.ABC):
+    def __init__(self, host: str, port: int, *, line_limit: int | None = None) -> None:
+        self._host = host
+        self._port = port
+        self._line_limit = line_limit
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when created with ``port=0``)."""
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
+        return self._port
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        options = {"limit": self._line_limit} if self._line_limit else {}
+        self._server = await asyncio.start_server(self._serve, self._host, self._port, **options)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting; connections get ``grace`` seconds, then :meth:`_end_connections`
+        and, one second later, cancellation."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        self._port = int(server.sockets[0].getsockname()[1]) if server.sockets else self._port
+        server.close()
+        pending = set(self._tasks)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=max(grace, 0.0))
+        if pending:
+            if await self._end_connections():
+                _, pending = await asyncio.wait(pending, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()
+
+    async def _end_connections(self) -> bool:
+        """Close the remaining connections politely; True if that was tried."""
+        return False
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await self._on_connection(reader, writer)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    @abc.abstractmethod
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None: ...
