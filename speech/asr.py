@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from speech.audio import Audio
 from speech.executor import get_executor, run_blocking
+from speech.registry import Registry
 
 _T = TypeVar("_T")
 
@@ -109,24 +110,11 @@ class Recognizer(ABC):
         """Recognize ``audio`` (already at ``self.sample_rate``): ``(text, confidence)``."""
 
 
-_R = TypeVar("_R", bound=type[Recognizer])
-
-RECOGNIZERS: dict[str, type[Recognizer]] = {}
-
-
-def register_recognizer(cls: _R) -> _R:
-    """Class decorator: make an engine available to ``create_recognizer`` by its ``name``."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no engine name")
-    RECOGNIZERS[cls.name] = cls
-    return cls
+_REGISTRY: Registry[Recognizer] = Registry("recognizer")
+RECOGNIZERS = _REGISTRY.engines
+register_recognizer = _REGISTRY.register
 
 
 def create_recognizer(name: str, **options: Any) -> Recognizer:
     """Build the engine registered as ``name`` with its options (from config)."""
-    try:
-        cls = RECOGNIZERS[name]
-    except KeyError:
-        known = ", ".join(sorted(RECOGNIZERS)) or "none"
-        raise ValueError(f"unknown recognizer {name!r}; known: {known}") from None
-    return cls(**options)
+    return _REGISTRY.create(name, **options)

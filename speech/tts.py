@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar
 
 from speech.audio import Audio
 from speech.executor import get_executor, run_blocking
+from speech.registry import Registry
 
 CacheKey = tuple[str, str, int, str]
 _T = TypeVar("_T")
@@ -201,24 +202,11 @@ class Synthesizer(ABC):
         """Release processes or models; engines that hold some override this."""
 
 
-_S = TypeVar("_S", bound=type[Synthesizer])
-
-SYNTHESIZERS: dict[str, type[Synthesizer]] = {}
-
-
-def register_synthesizer(cls: _S) -> _S:
-    """Class decorator: make an engine available to ``create_synthesizer`` by its ``name``."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no engine name")
-    SYNTHESIZERS[cls.name] = cls
-    return cls
+_REGISTRY: Registry[Synthesizer] = Registry("synthesizer")
+SYNTHESIZERS = _REGISTRY.engines
+register_synthesizer = _REGISTRY.register
 
 
 def create_synthesizer(name: str, **options: Any) -> Synthesizer:
     """Build the engine registered as ``name`` with its options (from config)."""
-    try:
-        cls = SYNTHESIZERS[name]
-    except KeyError:
-        known = ", ".join(sorted(SYNTHESIZERS)) or "none"
-        raise ValueError(f"unknown synthesizer {name!r}; known: {known}") from None
-    return cls(**options)
+    return _REGISTRY.create(name, **options)
