@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from bot.call_context import console_context
 from bot.config import Settings
-from bot.conversation import TextConversation, call_context
+from bot.conversation import TextConversation
 from bot.mail_sink import start_mail_sink
 from bot.shop_setup import Shop, open_shop
 from dialogs.policy import RESPONSES
@@ -70,7 +71,7 @@ async def open_conversation(
         threshold=settings.nlu.threshold,
         articles=await shop.db.articles(),
     )
-    context = call_context(caller, called)
+    context = console_context(caller, called)
     return TextConversation(context, nlu, shop.db, shop.ports, responses, settings.dialog, sink)
 
 

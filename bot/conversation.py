@@ -9,9 +9,7 @@ Events are plain dicts (``{"type": "say", "text": …}``), the console's ``--jso
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from bot.orders import save_order
@@ -34,21 +32,9 @@ from dialogs.policy import DialogPolicy
 from dialogs.ports import ShopPorts
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
-from nlu.phones import normalize_phone
 
 log = logging.getLogger(__name__)
 EventSink = Callable[[dict[str, Any]], None]
-
-
-def call_context(caller: str, called: str, connector: str = "console") -> CallContext:
-    return CallContext(
-        call_id=uuid.uuid4().hex,
-        caller=normalize_phone(caller) if caller else None,
-        called=called,
-        started_at=datetime.now().astimezone(),
-        connector=connector,
-        caller_raw=caller,
-    )
 
 
 class TextConversation:

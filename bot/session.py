@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.call_context import context_for
 from bot.orders import save_order
 from bot.player import Phrase, Player
 from bot.voice import VoiceServices
@@ -43,9 +44,7 @@ from dialogs.actions import (
     UserSaid,
 )
 from dialogs.config import DialogSettings
-from dialogs.context import CallContext
 from dialogs.policy import DialogPolicy
-from nlu.phones import normalize_phone
 from nlu.verbalize import verbalize
 from speech.asr import Hints
 from speech.vad import NoInput, PhraseEnded, SpeechStarted
@@ -120,13 +119,7 @@ class CallSession:
         self.services = services
         self.voice = services.voice
         info = transport.info
-        self.context = CallContext(
-            call_id=info.call_id,
-            caller=normalize_phone(info.caller) if info.caller else None,
-            called=info.called,
-            connector=info.connector,
-            caller_raw=info.caller,
-        )
+        self.context = context_for(info)
         settings = dialog or services.settings.dialog
         self.policy = DialogPolicy(self.context, services.shop.ports, services.responses, settings)
         self.player = Player(transport, pace=pace)

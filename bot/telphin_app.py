@@ -16,14 +16,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.call_context import context_for
 from bot.routing import Router
 from bot.voice import VoiceServices
 from connectors.pbx.telphin import TelphinReply, TelphinRequest
 from connectors.pbx.transport import CallInfo
 from dialogs.actions import CallStarted, Say, SetCallerName, SubmitOrder, Transfer
-from dialogs.context import CallContext
 from dialogs.policy import DialogPolicy
-from nlu.phones import normalize_phone
 from nlu.verbalize import verbalize
 
 log = logging.getLogger(__name__)
@@ -46,14 +45,9 @@ class TelphinCase2:
         settings = self.router.dialog_for(info)
         if settings.scenario not in ("greeting", "status_only"):
             settings = dataclasses.replace(settings, scenario="greeting")
-        context = CallContext(
-            call_id=request.call_id,
-            caller=normalize_phone(request.caller) if request.caller else None,
-            called=called,
-            connector="telphin",
-            caller_raw=request.caller,
+        policy = DialogPolicy(
+            context_for(info), self.services.shop.ports, self.services.responses, settings
         )
-        policy = DialogPolicy(context, self.services.shop.ports, self.services.responses, settings)
         caller_name: str | None = None
         sounds: list[str] = []
         transfer: str | None = None

@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from bot.conversation import TextConversation, call_context
+from bot.call_context import console_context
+from bot.conversation import TextConversation
 from bot.shop_setup import OfflineNameCleaner
 from connectors.shop.dadata import DadataNameCleaner, DadataSettings
 from connectors.shop.database import ShopDatabase
@@ -76,7 +77,9 @@ async def run_dialog(script: dict[str, Any], nlu: NluEngine, workdir: Path) -> T
     try:
         responses = Responses.load(ROOT / "data" / "responses.yml")
         conversation = TextConversation(
-            call_context(str(script.get("caller", "")), str(script.get("called", "78123098635"))),
+            console_context(
+                str(script.get("caller", "")), str(script.get("called", "78123098635"))
+            ),
             nlu,
             db,
             ShopPorts(catalog=db, customers=db, names=cleaner),
