@@ -21,10 +21,7 @@ from bot.call_context import console_context
 from bot.config import Settings
 from bot.conversation import TextConversation
 from bot.mail_sink import start_mail_sink
-from bot.shop_setup import Shop, open_shop
-from dialogs.policy import RESPONSES
-from dialogs.responses import Responses
-from nlu.engine import NluEngine
+from bot.shop_setup import Shop, load_language, open_shop
 
 log = logging.getLogger(__name__)
 HELP = "/dtmf 12#  keys · /silence  no answer · /hangup  end the call · /help"
@@ -62,15 +59,7 @@ def render(event: dict[str, Any]) -> str:
 async def open_conversation(
     settings: Settings, shop: Shop, caller: str, called: str, sink: Any = None
 ) -> TextConversation:
-    responses = Responses.load(settings.dialog.responses)
-    responses.require(RESPONSES)
-    nlu = await asyncio.to_thread(
-        NluEngine.load,
-        settings.nlu.data,
-        settings.nlu.model_dir,
-        threshold=settings.nlu.threshold,
-        articles=await shop.db.articles(),
-    )
+    nlu, responses = await load_language(settings, shop)
     context = console_context(caller, called)
     return TextConversation(context, nlu, shop.db, shop.ports, responses, settings.dialog, sink)
 

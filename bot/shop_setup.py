@@ -14,7 +14,10 @@ from connectors.shop.dadata import DadataNameCleaner
 from connectors.shop.database import ShopDatabase
 from connectors.shop.demo import create_demo_shop
 from connectors.shop.outbox import Outbox
+from dialogs.policy import RESPONSES
 from dialogs.ports import NameVerdict, ShopPorts
+from dialogs.responses import Responses
+from nlu.engine import NluEngine
 from nlu.names import clean_name
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,21 @@ async def open_shop(settings: Settings) -> Shop:
     dadata = DadataNameCleaner(settings.dadata) if settings.dadata.token else None
     names = dadata if dadata is not None else OfflineNameCleaner()
     return Shop(db, outbox, ShopPorts(catalog=db, customers=db, names=names), dadata)
+
+
+async def load_language(settings: Settings, shop: Shop) -> tuple[NluEngine, Responses]:
+    """The NLU (retrained if nlu.yml changed, with the catalog's articles) and the phrases
+    (every response the policy uses must exist): what the console and the server share."""
+    responses = Responses.load(settings.dialog.responses)
+    responses.require(RESPONSES)  # a missing utter_* stops the start, not a call
+    nlu = await asyncio.to_thread(
+        NluEngine.load,
+        settings.nlu.data,
+        settings.nlu.model_dir,
+        threshold=settings.nlu.threshold,
+        articles=await shop.db.articles(),
+    )
+    return nlu, responses
 
 
 async def catalog_articles(settings: Settings) -> list[str]:

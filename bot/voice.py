@@ -7,16 +7,14 @@ reach the CPU-heavy parts through one bounded worker pool (``speech.executor``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
-from bot.shop_setup import Shop
+from bot.shop_setup import Shop, load_language
 from bot.voice_settings import VoiceSettings
-from dialogs.policy import RESPONSES
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
 from nlu.verbalize import verbalize
@@ -51,15 +49,7 @@ class VoiceServices:
     @classmethod
     async def start(cls, settings: Settings, voice: VoiceSettings, shop: Shop) -> VoiceServices:
         configure_executor(voice.workers)
-        responses = Responses.load(settings.dialog.responses)
-        responses.require(RESPONSES)  # a missing utter_* stops the start, not a call
-        nlu = await asyncio.to_thread(
-            NluEngine.load,
-            settings.nlu.data,
-            settings.nlu.model_dir,
-            threshold=settings.nlu.threshold,
-            articles=await shop.db.articles(),
-        )
+        nlu, responses = await load_language(settings, shop)
         recognizer = create_recognizer(voice.asr.engine, **voice.asr.options)
         tts_options = dict(voice.tts.options)
         if voice.tts.cache_dir:
