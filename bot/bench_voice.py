@@ -164,7 +164,7 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
     misses: list[dict[str, str]] = []
     for text, expected, expect, style in phrases:
         audio = (await voice.synthesize(text)).resample(8000)
-        transcript = await services.recognizer.transcribe(audio, Hints(expect))  # type: ignore[arg-type]
+        transcript = await services.recognizer.transcribe(audio, Hints(expect))
         parse = services.nlu.parse(transcript.text)
         entity = parse.first(expect) or parse.first("number")
         got = entity.value if entity else ""

@@ -44,6 +44,7 @@ from dialogs.actions import (
     UserSaid,
 )
 from dialogs.config import DialogSettings
+from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
 from nlu.verbalize import verbalize
 from speech.asr import Hints
@@ -124,7 +125,7 @@ class CallSession:
         self.policy = DialogPolicy(self.context, services.shop.ports, services.responses, settings)
         self.player = Player(transport, pace=pace)
         self.detector = services.detector()
-        self.expect = "menu"
+        self.expect: Expect = "menu"
         self.listening = asyncio.Event()  # the bot has finished talking and waits
         self.log = CallLog(info.call_id, info.connector, time.monotonic())
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
@@ -224,7 +225,7 @@ class CallSession:
             _last_voice=item.last_voice,
         )
         started = time.perf_counter()
-        transcript = await self.services.recognizer.transcribe(phrase.audio, Hints(self.expect))  # type: ignore[arg-type]
+        transcript = await self.services.recognizer.transcribe(phrase.audio, Hints(self.expect))
         timing.asr_s = time.perf_counter() - started
         timing.text = transcript.text.strip()
         if not timing.text:

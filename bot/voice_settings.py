@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.expect import EXPECTS
+
 
 @dataclass(slots=True)
 class AsrSettings:
@@ -30,6 +32,17 @@ class VadSettings:
     )
     default_end_silence_ms: int = 700
     no_input_ms: int = 6000
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.end_silence_ms) - set(EXPECTS))
+        if unknown:
+            raise ValueError(
+                f"voice.vad.end_silence_ms: unknown expectation {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(EXPECTS)}"
+            )
+        for key, value in self.end_silence_ms.items():
+            if not 100 <= value <= 5000:
+                raise ValueError(f"voice.vad.end_silence_ms.{key} must be 100..5000 ms")
 
 
 @dataclass(slots=True)

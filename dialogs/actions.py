@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialogs.expect import Expect
 from nlu.types import Parse
 
 # -- events (into the policy) ---------------------------------------------------------
@@ -63,7 +64,7 @@ class Say:
 class Listen:
     """The bot waits for the caller; ``expect`` tunes end-of-phrase and ASR hints."""
 
-    expect: str  # "menu" | "article" | "quantity" | "yes_no"
+    expect: Expect
 
 
 @dataclass(frozen=True, slots=True)

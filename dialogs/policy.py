@@ -36,6 +36,7 @@ from dialogs.actions import (
 )
 from dialogs.config import DialogSettings
 from dialogs.context import CallContext
+from dialogs.expect import Expect
 from dialogs.greeting import identify_caller
 from dialogs.ports import Product, ShopPorts
 from dialogs.responses import Responses
@@ -361,10 +362,10 @@ class DialogPolicy:
             return [self._say(hint), *self.prompt]
         return self._prompt([self._say(hint)], self._listening())
 
-    def _listening(self) -> str:
+    def _listening(self) -> Expect:
         return next((a.expect for a in self.prompt if isinstance(a, Listen)), "menu")
 
-    def _prompt(self, says: list[Action], expect: str) -> list[Action]:
+    def _prompt(self, says: list[Action], expect: Expect) -> list[Action]:
         self.prompt = [*says, Listen(expect)]
         return list(self.prompt)
 

@@ -13,16 +13,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from speech.audio import Audio
 from speech.executor import get_executor, run_blocking
 from speech.registry import Registry
 
 _T = TypeVar("_T")
-
-Expect = Literal["article", "quantity", "yes_no", "menu"]
-EXPECT_VALUES: frozenset[str] = frozenset({"article", "quantity", "yes_no", "menu"})
 
 
 @dataclass
@@ -54,14 +51,11 @@ class Partial:
 
 @dataclass
 class Hints:
-    """What the dialog expects next; engines may bias (Whisper) or restrict (Vosk) on it."""
+    """What the dialog expects next, as a plain key (``"article"``, ``"yes_no"``, …); engines
+    may bias (Whisper) or restrict (Vosk) on it. A key an engine does not know means no hint."""
 
-    expect: Expect | None = None
+    expect: str | None = None
     phrases: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.expect is not None and self.expect not in EXPECT_VALUES:
-            raise ValueError(f"unknown expect {self.expect!r}; one of {sorted(EXPECT_VALUES)}")
 
 
 class Recognizer(ABC):

@@ -32,11 +32,10 @@ def words(text: str) -> str:
 # --- interface -------------------------------------------------------------------------------
 
 
-def test_hints_validate_expect() -> None:
+def test_hints_take_a_plain_key_and_unknown_keys_mean_no_hint() -> None:
     assert Hints().expect is None and Hints().phrases == []
     assert Hints(expect="article").expect == "article"
-    with pytest.raises(ValueError):
-        Hints(expect="price")  # type: ignore[arg-type]
+    assert build_prompt(Hints(expect="price")) is None  # no hint, no error
 
 
 def test_registry_and_factory() -> None:
