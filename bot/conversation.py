@@ -65,7 +65,7 @@ class TextConversation:
         return await self._handle(CallStarted())
 
     async def say(self, text: str) -> list[dict[str, Any]]:
-        return await self._handle(UserSaid(self.nlu.parse(text)))
+        return await self._handle(UserSaid(self.nlu.parse(text, self.policy.expect)))
 
     async def keys(self, digits: str) -> list[dict[str, Any]]:
         return await self._handle(KeysPressed(digits.strip().rstrip("#")))

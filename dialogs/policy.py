@@ -94,6 +94,11 @@ class DialogPolicy:
     def ended(self) -> bool:
         return self.state == "ended"
 
+    @property
+    def expect(self) -> Expect:
+        """What the dialog waits for now (the last ``Listen``): front ends give it to the NLU."""
+        return self._listening()
+
     # -- entry point ---------------------------------------------------------------------
 
     async def step(self, event: Event) -> list[Action]:

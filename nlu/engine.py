@@ -98,7 +98,9 @@ class NluEngine:
         matcher = ArticleMatcher(articles)
         self.extractor.matcher = matcher if len(matcher) else None
 
-    def parse(self, text: str) -> Parse:
+    def parse(self, text: str, expect: str | None = None) -> Parse:
+        """Understand one caller turn; ``expect`` is what the dialog asked for (``"article"``,
+        ``"quantity"``, ``"yes_no"``, ``"menu"``; ``None`` or an unknown key: no expectation)."""
         ranking = self.model.predict(text) if text.strip() else [(FALLBACK_INTENT, 1.0)]
         intent, confidence = ranking[0]
         if confidence < self.threshold:
