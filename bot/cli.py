@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--out", type=Path, help="folder for report.json and confusion.png")
     commands.add_parser("serve", help="run every enabled PBX endpoint (the voice bot server)")
-    from bot.dial import add_dial_parser
+    from bot.tools.dial import add_dial_parser
 
     add_dial_parser(commands)
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     do_import = catalog_commands.add_parser("import", help="replace the catalog from .xlsx")
     do_import.add_argument("file", type=Path)
 
-    from bot.call_command import add_call_parser
+    from bot.tools.call_command import add_call_parser
 
     add_call_parser(commands)
 
@@ -105,7 +105,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(serve(settings))
     if args.command == "dial":
-        from bot.dial import cmd_dial
+        from bot.tools.dial import cmd_dial
 
         return asyncio.run(cmd_dial(args))
     if args.command == "console":
@@ -118,11 +118,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(cmd_catalog_import(settings, args.file))
     if args.command == "call":
-        from bot.call_command import cmd_call
+        from bot.tools.call_command import cmd_call
 
         return asyncio.run(cmd_call(settings, args))
     if args.command == "bench":
-        from bot.bench_voice import run_voice_bench
+        from bot.tools.bench_voice import run_voice_bench
 
         result = asyncio.run(
             run_voice_bench(

@@ -20,8 +20,8 @@ from typing import Any, TextIO
 from bot.call_context import console_context
 from bot.config import Settings
 from bot.conversation import TextConversation
-from bot.mail_sink import start_mail_sink
 from bot.shop_setup import Shop, load_language, open_shop
+from bot.tools.mail_sink import start_mail_sink
 
 log = logging.getLogger(__name__)
 HELP = "/dtmf 12#  keys · /silence  no answer · /hangup  end the call · /help"

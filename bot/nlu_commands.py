@@ -52,7 +52,7 @@ def cmd_parse(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sy
 
 
 def cmd_evaluate(settings: Settings, folds: int, out: Path | None) -> int:
-    from bot.plots import confusion_png
+    from bot.tools.plots import confusion_png
 
     data = load_training_data(settings.nlu.data)
     report = cross_validate(data, k=folds)

@@ -28,11 +28,11 @@ from aiosmtpd.controller import Controller
 
 from bot.config import Settings
 from bot.edge import add_protected, edge_middleware
-from bot.mail_sink import start_mail_sink
 from bot.routing import Managers, Router
 from bot.session import CallLog, CallSession
 from bot.shop_setup import Shop, open_shop
 from bot.telphin_app import TelphinCase2
+from bot.tools.mail_sink import start_mail_sink
 from bot.voice import VoiceServices
 from connectors.pbx import audio_fork, browser, twilio
 from connectors.pbx.asterisk import AsteriskConnector

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import Settings
 from bot.shop_setup import Shop, open_shop
-from bot.simulated_call import SimulatedCaller, Turn
+from bot.tools.simulated_call import SimulatedCaller, Turn
 from bot.voice import VoiceServices
 from speech.tts import Synthesizer, create_synthesizer
 

@@ -30,7 +30,7 @@ from typing import Any
 from bot.config import Settings
 from bot.session import TurnTiming
 from bot.shop_setup import open_shop
-from bot.simulated_call import CallResult, SimulatedCaller, Turn
+from bot.tools.simulated_call import CallResult, SimulatedCaller, Turn
 from bot.voice import VoiceServices
 from nlu.bench import percentile
 from nlu.verbalize import number_to_words
@@ -263,7 +263,7 @@ async def run_voice_bench(
 
 
 def _plot(single: list[TurnTiming], parallel: list[TurnTiming], path: Path) -> None:
-    from bot.plots import plt
+    from bot.tools.plots import plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, turns, title in ((axes[0], single, "one call"), (axes[1], parallel, "8 calls at once")):

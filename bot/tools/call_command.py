@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.simulated_call import Turn
+    from bot.tools.simulated_call import Turn
 
 
 class TurnAction(argparse.Action):
@@ -23,7 +23,7 @@ class TurnAction(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        from bot.simulated_call import Turn
+        from bot.tools.simulated_call import Turn
 
         turns: list[Turn] = getattr(namespace, "turns", None) or []
         kind = self.dest
@@ -59,7 +59,7 @@ def add_call_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
     from bot.shop_setup import open_shop
-    from bot.simulated_call import SimulatedCaller, write_call
+    from bot.tools.simulated_call import SimulatedCaller, write_call
     from bot.voice import VoiceServices
     from speech.tts import create_synthesizer
 
