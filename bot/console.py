@@ -3,8 +3,9 @@
 Typed lines are the caller's words; ``/dtmf 12#`` presses keys, ``/silence`` lets the
 no-input timeout pass, ``/hangup`` ends the call, ``/help`` lists these. When stdin is not
 a terminal, each line is one caller turn (end of input hangs up if the call is still on).
-``--json`` prints one JSON event per line: ``say``, ``set_caller_name``, ``order``,
-``email``, ``transfer``, ``hangup``.
+``--json`` prints one JSON call event per line (:mod:`bot.events`): ``call_started``,
+``caller_said``, ``say``, ``set_caller_name``, ``order``, ``email``, ``transfer``, ``hangup``,
+``call_ended``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.call_context import console_context
 from bot.config import Settings
 from bot.conversation import TextConversation
+from bot.events import EmailReported
 from bot.shop_setup import Shop, load_language, open_shop
 from bot.tools.mail_sink import start_mail_sink
 
@@ -34,8 +35,17 @@ class ConsoleOptions:
     json: bool = False
 
 
-def render(event: dict[str, Any]) -> str:
+def render(event: dict[str, Any]) -> str | None:
+    """One human-readable line for an event (``None``: nothing worth a line)."""
     kind = event["type"]
+    if kind == "call_started":
+        return None
+    if kind == "caller_said":
+        if event["source"] == "keys":
+            return None
+        return f"  [understood: {event['intent']} ({event['confidence']:.2f})]"
+    if kind == "call_ended":
+        return f"  [call over: {event['reason']}]"
     if kind == "say":
         return f"бот: {event['text']}"
     if kind == "set_caller_name":
@@ -52,7 +62,7 @@ def render(event: dict[str, Any]) -> str:
         note = "" if event["status"] == "sent" else " (kept in the outbox: python -m bot outbox)"
         return f"  [e-mail for order #{event['order_id']}: {event['status']}{note}]"
     if kind == "hangup":
-        return "  [call ended]"
+        return "  [the caller hung up]" if event.get("by") == "caller" else "  [call ended]"
     return f"  [{json.dumps(event, ensure_ascii=False)}]"
 
 
@@ -83,8 +93,9 @@ async def run_console(
 ) -> int:
     def show(event: dict[str, Any]) -> None:
         text = json.dumps(event, ensure_ascii=False) if options.json else render(event)
-        stdout.write(text + "\n")
-        stdout.flush()
+        if text is not None:
+            stdout.write(text + "\n")
+            stdout.flush()
 
     interactive = stdin.isatty() and not options.json
     sink = start_mail_sink(settings)
@@ -94,15 +105,16 @@ async def run_console(
         if interactive:
             stdout.write(f"Text console · caller {options.caller} · {HELP}\n")
         await conversation.start()
-        await _deliver(shop, conversation, show)
+        await _deliver(shop, conversation)
         while not conversation.ended:
             line = await _next_line(stdin, interactive)
             if line is None or not await _turn(conversation, line.strip(), stdout):
                 break
-            await _deliver(shop, conversation, show)
+            await _deliver(shop, conversation)
         if not conversation.ended:
             await conversation.hangup()
-        await _deliver(shop, conversation, show)
+        await _deliver(shop, conversation)
+        conversation.end()
     finally:
         await shop.close()
         if sink is not None:
@@ -129,9 +141,7 @@ async def _turn(conversation: TextConversation, line: str, stdout: TextIO) -> bo
     return True
 
 
-async def _deliver(
-    shop: Shop, conversation: TextConversation, show: Callable[[dict[str, Any]], None]
-) -> None:
+async def _deliver(shop: Shop, conversation: TextConversation) -> None:
     """Send this call's queued e-mails now; if SMTP is down they stay in the outbox and
     ``python -m bot outbox`` (or the server's outbox worker) retries them with backoff."""
     pending = [i for i in conversation.order_ids if i not in conversation.reported]
@@ -144,5 +154,6 @@ async def _deliver(
     waiting = {e.order_id for e in await shop.db.outbox_entries() if e.sent_at is None}
     for order_id in pending:
         sent = order_id not in waiting
-        show({"type": "email", "order_id": order_id, "status": "sent" if sent else "pending"})
+        status = "sent" if sent else "pending"
+        conversation.bus.publish(EmailReported(order_id=order_id, status=status))
         conversation.reported.add(order_id)

@@ -1,9 +1,9 @@
-"""One call on the text path: typed words ➜ NLU ➜ policy ➜ actions carried out.
+"""One call on the text path: typed words ➜ NLU ➜ the action runner ➜ call events.
 
-The console and the dialog tests drive this; the voice session (``bot/session.py``) uses
-the same policy with audio around it. Actions are carried out here: ``SubmitOrder``
-saves the order (and queues its e-mail in the same transaction), the rest become events.
-Events are plain dicts (``{"type": "say", "text": …}``), the console's ``--json`` lines.
+The console and the dialog tests drive this; the voice session (``bot/session.py``) uses the
+same runner with audio around it. Every call event goes to ``sink`` (the console prints them);
+each method returns the events of what the bot did in that turn (``say``, ``set_caller_name``,
+``order``, ``transfer``, ``hangup``), as JSON dicts.
 """
 
 from __future__ import annotations
@@ -12,22 +12,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.orders import save_order
+from bot.action_runner import ActionRunner
+from bot.events import CallEvent, EventBus
+from bot.order_port import DatabaseOrders
 from connectors.shop.database import ShopDatabase
-from dialogs.actions import (
-    Action,
-    CallerHungUp,
-    CallStarted,
-    Event,
-    KeysPressed,
-    Listen,
-    Silence,
-    SubmitOrder,
-    UserSaid,
-    action_to_json,
-)
 from dialogs.config import DialogSettings
 from dialogs.context import CallContext
+from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
 from dialogs.ports import ShopPorts
 from dialogs.responses import Responses
@@ -35,6 +26,25 @@ from nlu.engine import NluEngine
 
 log = logging.getLogger(__name__)
 EventSink = Callable[[dict[str, Any]], None]
+
+
+class TextEffects:
+    """The console has no audio and no PBX: what the bot says is the ``say`` event itself."""
+
+    async def say(self, text: str, key: str, interruptible: bool) -> None:
+        return None
+
+    async def listen(self, expect: Expect) -> None:
+        return None
+
+    async def set_caller_name(self, name: str) -> None:
+        return None
+
+    async def transfer(self, target: str, reason: str) -> None:
+        return None
+
+    async def hang_up(self) -> None:
+        return None
 
 
 class TextConversation:
@@ -51,49 +61,58 @@ class TextConversation:
         self.context = context
         self.nlu = nlu
         self.db = db
-        self.policy = DialogPolicy(context, ports, responses, settings)
         self.sink = sink
+        self.bus = EventBus(context.call_id)
+        self.bus.subscribe(self._emit)
+        policy = DialogPolicy(context, ports, responses, settings)
+        self.runner = ActionRunner(policy, TextEffects(), DatabaseOrders(db), self.bus)
+        self.policy = policy
         self.events: list[dict[str, Any]] = []
-        self.order_ids: list[int] = []
         self.reported: set[int] = set()  # orders whose e-mail outcome was shown
 
     @property
     def ended(self) -> bool:
-        return self.policy.ended
+        return self.runner.ended
+
+    @property
+    def order_ids(self) -> list[int]:
+        return self.runner.order_ids
 
     async def start(self) -> list[dict[str, Any]]:
-        return await self._handle(CallStarted())
+        return _json(await self.runner.start())
 
     async def say(self, text: str) -> list[dict[str, Any]]:
-        return await self._handle(UserSaid(self.nlu.parse(text, self.policy.expect)))
+        parse = self.nlu.parse(text, self.runner.expect)
+        return _json(await self.runner.said(parse, source="text"))
 
     async def keys(self, digits: str) -> list[dict[str, Any]]:
-        return await self._handle(KeysPressed(digits.strip().rstrip("#")))
+        return _json(await self.runner.keys(digits.strip().rstrip("#")))
 
     async def silence(self) -> list[dict[str, Any]]:
-        return await self._handle(Silence())
+        return _json(await self.runner.silence())
 
     async def hangup(self) -> list[dict[str, Any]]:
-        events = await self._handle(CallerHungUp())
-        return [*events, self._emit({"type": "hangup", "by": "caller"})]
+        events = _json(await self.runner.caller_hung_up())
+        self.end("caller_hangup")
+        return events
 
-    async def _handle(self, event: Event) -> list[dict[str, Any]]:
-        actions = await self.policy.step(event)
-        return [e for a in actions if (e := await self._carry_out(a)) is not None]
+    def end(self, reason: str = "") -> None:
+        self.runner.end(reason or self._reason())
 
-    async def _carry_out(self, action: Action) -> dict[str, Any] | None:
-        if isinstance(action, Listen):
-            return None
-        event = action_to_json(action)
-        if isinstance(action, SubmitOrder):
-            order_id = await save_order(self.db, action.order)
-            self.order_ids.append(order_id)
-            event["order_id"] = order_id
-            event["email"] = "queued"
-        return self._emit(event)
+    def _reason(self) -> str:
+        for event in reversed(self.events):
+            if event["type"] == "transfer":
+                return f"transfer:{event['reason']}"
+            if event["type"] == "hangup":
+                return "bot_hangup" if "by" not in event else "caller_hangup"
+        return "console_closed"
 
-    def _emit(self, event: dict[str, Any]) -> dict[str, Any]:
-        self.events.append(event)
+    def _emit(self, event: CallEvent) -> None:
+        data = event.to_json()
+        self.events.append(data)
         if self.sink is not None:
-            self.sink(event)
-        return event
+            self.sink(data)
+
+
+def _json(events: list[CallEvent]) -> list[dict[str, Any]]:
+    return [e.to_json() for e in events]

@@ -46,7 +46,6 @@ from dialogs.actions import (
 from dialogs.config import DialogSettings
 from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
-from nlu.verbalize import verbalize
 from speech.asr import Hints
 from speech.vad import NoInput, PhraseEnded, SpeechStarted
 
@@ -256,7 +255,7 @@ class CallSession:
         if isinstance(action, Say):
             self.log.bot.append({"t": call_t, "say": action.text, "key": action.key})
             started = time.perf_counter()
-            audio = await self.services.synthesizer.synthesize(verbalize(action.text))
+            audio = await self.services.synthesizer.synthesize(action.text)
             if timing is not None:
                 timing.tts_s = time.perf_counter() - started
             on_start = None

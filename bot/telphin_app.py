@@ -23,7 +23,6 @@ from connectors.pbx.telphin import TelphinReply, TelphinRequest
 from connectors.pbx.transport import CallInfo
 from dialogs.actions import CallStarted, Say, SetCallerName, SubmitOrder, Transfer
 from dialogs.policy import DialogPolicy
-from nlu.verbalize import verbalize
 
 log = logging.getLogger(__name__)
 SCHEME_CONTINUES = {"greeting_done", "status_done"}
@@ -66,13 +65,12 @@ class TelphinCase2:
 
     async def publish(self, text: str) -> str:
         """Synthesize ``text`` (8 kHz WAV, what telephony plays) and return its public URL."""
-        spoken = verbalize(text)
-        name = hashlib.sha256(f"{self.services.synthesizer.name}|{spoken}".encode()).hexdigest()[
-            :32
-        ]
+        synthesizer = self.services.synthesizer
+        key = f"{synthesizer.name}|{synthesizer.voice}|{synthesizer.spoken(text)}"
+        name = hashlib.sha256(key.encode()).hexdigest()[:32]
         path = self.sounds / f"{name}.wav"
         if not path.exists():
-            audio = await self.services.synthesizer.synthesize(spoken)
+            audio = await synthesizer.synthesize(text)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(audio.resample(8000).to_wav_bytes())
             tmp.replace(path)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.shop_setup import Shop, load_language
-from bot.voice_settings import VoiceSettings
+from bot.voice_settings import TtsSettings, VoiceSettings
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
 from nlu.verbalize import verbalize
 from speech.asr import Recognizer, create_recognizer
+from speech.errors import EngineUnavailable
 from speech.executor import configure_executor
 from speech.tts import Synthesizer, create_synthesizer
+from speech.tts_fallback import FallbackSynthesizer
 from speech.vad import EndOfPhraseDetector, SileroVad
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,29 @@ def fixed_phrases(responses: Responses) -> list[str]:
         for text in texts
         if not any(name for _, name, _, _ in string.Formatter().parse(text))
     ]
+
+
+def build_synthesizer(tts: TtsSettings) -> Synthesizer:
+    """The configured engine, then its reserves (``voice.tts.fallback``), with numbers
+    spoken as words (:func:`nlu.verbalize.verbalize`) on the way to every engine."""
+    engines: list[Synthesizer] = []
+    for position, name in enumerate([tts.engine, *tts.fallback]):
+        options = dict(tts.options) if position == 0 else {}
+        if tts.cache_dir:
+            Path(tts.cache_dir).mkdir(parents=True, exist_ok=True)
+            options.setdefault("cache_dir", tts.cache_dir)
+        try:
+            engine = create_synthesizer(name, rate=tts.rate, **options)
+        except EngineUnavailable:
+            if position == 0:
+                raise
+            log.warning("reserve synthesizer unavailable", extra={"engine": name})
+            continue
+        engine.call_timeout_s = tts.timeout_s
+        engines.append(engine)
+    synthesizer = engines[0] if len(engines) == 1 else FallbackSynthesizer(engines)
+    synthesizer.preprocess = verbalize
+    return synthesizer
 
 
 @dataclass(slots=True)
@@ -51,14 +76,11 @@ class VoiceServices:
         configure_executor(voice.workers)
         nlu, responses = await load_language(settings, shop)
         recognizer = create_recognizer(voice.asr.engine, **voice.asr.options)
-        tts_options = dict(voice.tts.options)
-        if voice.tts.cache_dir:
-            Path(voice.tts.cache_dir).mkdir(parents=True, exist_ok=True)
-            tts_options.setdefault("cache_dir", voice.tts.cache_dir)
-        synthesizer = create_synthesizer(voice.tts.engine, rate=voice.tts.rate, **tts_options)
+        recognizer.call_timeout_s = voice.asr.timeout_s
+        synthesizer = build_synthesizer(voice.tts)
         await recognizer.load()
         services = cls(settings, voice, nlu, recognizer, synthesizer, responses, shop)
-        phrases = [verbalize(t) for t in fixed_phrases(responses)]
+        phrases = fixed_phrases(responses)
         await synthesizer.warm(phrases)
         log.info("voice services ready", extra={"phrases": len(phrases)})
         return services

@@ -12,6 +12,11 @@ from dialogs.expect import EXPECTS
 class AsrSettings:
     engine: str = "whisper"
     options: dict[str, Any] = field(default_factory=lambda: {"model_dir": "models/whisper-base"})
+    timeout_s: float = 10.0  # one recognition (queueing included); past it: an operator
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError("voice.asr.timeout_s must be positive")
 
 
 @dataclass(slots=True)
@@ -20,6 +25,14 @@ class TtsSettings:
     options: dict[str, Any] = field(default_factory=dict)
     rate: int = 16000
     cache_dir: str | None = "var/tts-cache"
+    timeout_s: float = 10.0  # one synthesis; past it (or on an error) the next engine speaks
+    fallback: list[str] = field(default_factory=lambda: ["espeak"])  # [] = no reserve voice
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError("voice.tts.timeout_s must be positive")
+        if self.engine in self.fallback:
+            raise ValueError(f"voice.tts.fallback repeats the main engine {self.engine!r}")
 
 
 @dataclass(slots=True)

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from speech.audio import Audio
-from speech.executor import get_executor, run_blocking
+from speech.engine import Engine
 from speech.registry import Registry
-
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -58,34 +55,23 @@ class Hints:
     phrases: list[str] = field(default_factory=list)
 
 
-class Recognizer(ABC):
+class Recognizer(Engine, ABC):
     """An utterance recognizer: ``await transcribe(audio, hints)`` -> ``Transcript``."""
 
-    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "recognition"
     sample_rate: int = 16000
 
-    def __init__(self, *, executor: Executor | None = None) -> None:
-        self._executor = executor
-
-    @property
-    def executor(self) -> Executor:
-        return self._executor if self._executor is not None else get_executor()
-
-    async def run_in_pool(self, func: Callable[..., _T], *args: Any) -> _T:
-        """Run a blocking call of this engine in its worker pool."""
-        return await run_blocking(func, *args, executor=self.executor)
-
-    async def load(self) -> None:
-        """Load the model now (in the worker pool) instead of on the first utterance."""
-        await self.run_in_pool(self._load_sync)
-
-    def _load_sync(self) -> None:  # noqa: B027 - optional hook
-        """Load the engine's model; engines override it (the default has nothing to load)."""
+    def __init__(
+        self, *, executor: Executor | None = None, call_timeout_s: float | None = None
+    ) -> None:
+        super().__init__(executor=executor, call_timeout_s=call_timeout_s)
 
     async def transcribe(self, audio: Audio, hints: Hints | None = None) -> Transcript:
-        """Recognize one utterance; blocking work runs in the worker pool."""
+        """Recognize one utterance; blocking work runs in the worker pool, bounded by
+        ``call_timeout_s`` (:class:`~speech.errors.EngineTimeout`)."""
         started = time.perf_counter()
-        text, confidence = await self.run_in_pool(self._transcribe_blocking, audio, hints)
+        work = self.run_in_pool(self._transcribe_blocking, audio, hints)
+        text, confidence = await self.within_limit(work)
         elapsed = time.perf_counter() - started
         return Transcript(text, confidence, audio.duration, elapsed)
 

@@ -17,3 +17,7 @@ class SynthesisError(SpeechError):
 
 class RecognitionError(SpeechError):
     """A recognizer ran but failed on an utterance."""
+
+
+class EngineTimeout(SpeechError):
+    """A recognition or synthesis call took longer than the engine's ``call_timeout_s``."""

@@ -19,14 +19,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from speech.audio import Audio
-from speech.executor import get_executor, run_blocking
+from speech.engine import Engine
 from speech.registry import Registry
 
 CacheKey = tuple[str, str, int, str]
-_T = TypeVar("_T")
 
 
 class SynthesisCache:
@@ -114,10 +113,14 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
-class Synthesizer(ABC):
-    """A text-to-speech engine: ``await synthesize(text)`` -> ``Audio`` at ``rate``."""
+class Synthesizer(Engine, ABC):
+    """A text-to-speech engine: ``await synthesize(text)`` -> ``Audio`` at ``rate``.
 
-    name: ClassVar[str] = ""
+    ``preprocess`` (set by the bot: the number verbalizer) rewrites every text before it is
+    cached and spoken, so callers hand over the text as written («2 штуки»).
+    """
+
+    kind: ClassVar[str] = "synthesis"
 
     def __init__(
         self,
@@ -127,35 +130,32 @@ class Synthesizer(ABC):
         cache: SynthesisCache | None = None,
         cache_dir: str | Path | None = None,
         executor: Executor | None = None,
+        call_timeout_s: float | None = None,
     ) -> None:
+        super().__init__(executor=executor, call_timeout_s=call_timeout_s)
         self.voice = voice
         self.rate = rate
         self.cache = cache if cache is not None else SynthesisCache(cache_dir)
-        self._executor = executor
+        self.preprocess: Callable[[str], str] | None = None
         self._inflight: dict[CacheKey, asyncio.Task[Audio]] = {}
         self._count_lock = threading.Lock()
         self.engine_calls = 0  # how often the engine really ran (cache misses)
 
-    @property
-    def executor(self) -> Executor:
-        return self._executor if self._executor is not None else get_executor()
-
-    async def run_in_pool(self, func: Callable[..., _T], *args: Any) -> _T:
-        """Run a blocking call of this engine in its worker pool."""
-        return await run_blocking(func, *args, executor=self.executor)
+    def spoken(self, text: str) -> str:
+        """What the engine will say for ``text``: preprocessed, whitespace collapsed."""
+        if self.preprocess is not None:
+            text = self.preprocess(text)
+        return normalise_text(text)
 
     def cache_key(self, text: str) -> CacheKey:
-        return self.cache.key(self.name, self.voice, self.rate, normalise_text(text))
-
-    async def load(self) -> None:
-        """Prepare the engine now (load a model, start a process) in the worker pool."""
-        await self.run_in_pool(self._load_sync)
-
-    def _load_sync(self) -> None:  # noqa: B027 - optional hook
-        """Engines with something to load override this."""
+        return self.cache.key(self.name, self.voice, self.rate, self.spoken(text))
 
     async def synthesize(self, text: str) -> Audio:
-        """Speech for ``text`` at ``self.rate``; cached, and one engine run per distinct text."""
+        """Speech for ``text`` at ``self.rate``; cached, one engine run per distinct text, and
+        bounded by ``call_timeout_s`` (:class:`~speech.errors.EngineTimeout`)."""
+        return await self.within_limit(self._synthesize_cached(text))
+
+    async def _synthesize_cached(self, text: str) -> Audio:
         key = self.cache_key(text)
         if not key[3]:
             return Audio(b"", self.rate)
@@ -182,7 +182,7 @@ class Synthesizer(ABC):
 
     async def warm(self, texts: Iterable[str]) -> None:
         """Synthesize fixed prompts ahead of time (the pool bounds how many run at once)."""
-        await asyncio.gather(*(self.synthesize(text) for text in dict.fromkeys(texts)))
+        await asyncio.gather(*(self._synthesize_cached(t) for t in dict.fromkeys(texts)))
 
     def _produce(self, key: CacheKey) -> Audio:
         cached = self.cache.get(key)
@@ -198,7 +198,7 @@ class Synthesizer(ABC):
     def _synthesize_sync(self, text: str) -> Audio:
         """Speak ``text`` (whitespace-normalised, not empty) at the engine's own rate."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release processes or models; engines that hold some override this."""
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.bot.test_cli_nlu import run_bot
+from tests.conftest import ROOT
 from tests.fakes.smtp_server import SmtpSink, free_port
 
 ORDER = "\n".join(
@@ -52,14 +53,19 @@ def test_json_console_takes_an_order_and_mails_it(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         events = events_of(result.stdout)
         kinds = [e["type"] for e in events]
-        assert kinds[0] == "set_caller_name" and kinds[-2:] == ["hangup", "email"]
+        assert kinds[:2] == ["call_started", "set_caller_name"]
+        assert kinds[-3:] == ["hangup", "email", "call_ended"]
+        assert kinds.count("caller_said") == len(ORDER.splitlines())
+        keys = [e for e in events if e["type"] == "caller_said" and e["source"] == "keys"]
+        assert [k["text"] for k in keys] == ["1", "3"]
         order = next(e for e in events if e["type"] == "order")
         assert order["status"] == "принят успешно"
         assert order["items"] == [
             {"article": "123", "name": "Ведро пластиковое 10 л", "quantity": 2},
             {"article": "1245", "name": "Швабра с отжимом", "quantity": 3},
         ]
-        assert events[-1] == {"type": "email", "order_id": order["order_id"], "status": "sent"}
+        assert events[-2] == {"type": "email", "order_id": order["order_id"], "status": "sent"}
+        assert events[-1]["reason"] == "bot_hangup"
         assert len(smtp.messages) == 1
         body = smtp.messages[0].get_body(("plain",))
         assert body is not None
@@ -78,7 +84,7 @@ def test_order_taken_while_smtp_is_down_is_sent_later_exactly_once(tmp_path: Pat
     env = {**env_for(tmp_path, port), "BOT_OUTBOX__BASE_DELAY": "0.01"}
     result = run_bot("console", "--json", stdin=ORDER + "\n", env=env)
     assert result.returncode == 0, result.stderr
-    assert events_of(result.stdout)[-1]["status"] == "pending"
+    assert events_of(result.stdout)[-2]["status"] == "pending"
     with SmtpSink(port=port) as smtp:
         flushed = run_bot("outbox", env=env)
         assert flushed.returncode == 0, flushed.stderr
@@ -138,3 +144,54 @@ def test_catalog_import_replaces_and_a_broken_file_changes_nothing(tmp_path: Pat
     with sqlite3.connect(tmp_path / "shop.sqlite") as db:
         articles = sorted(r[0] for r in db.execute("SELECT article FROM catalog"))
     assert articles == ["0099", "777"]
+
+
+ADDITIONS = {"call_started", "caller_said", "call_ended"}  # documented in the README
+
+
+def readme_example() -> tuple[str, list[dict[str, object]]]:
+    """The README's ``console --json`` example: the caller's lines and the printed events."""
+    text = (ROOT / "README.md").read_text("utf-8")
+    block = text.split("| .venv/bin/python -m bot console --json", 1)
+    assert len(block) == 2, "the README example of console --json is gone"
+    head, tail = block
+    command = head.rsplit("printf '", 1)[1].split("'", 1)[0]
+    body = tail.split("\n", 1)[1].split("```", 1)[0]
+    return command.replace("\\n", "\n"), [
+        json.loads(line) for line in body.splitlines() if line.strip()
+    ]
+
+
+def same(expected: object, actual: object) -> bool:
+    """Equal, where a README string with «…» stands for any text starting the same way."""
+    if isinstance(expected, str) and isinstance(actual, str) and "…" in expected:
+        return actual.startswith(expected.split("…", 1)[0])
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            same(v, actual[k]) for k, v in expected.items()
+        )
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(same, expected, actual))
+    return expected == actual
+
+
+def test_console_json_is_the_readme_example_apart_from_documented_additions(
+    tmp_path: Path,
+) -> None:
+    stdin, expected = readme_example()
+    with SmtpSink() as smtp:
+        result = run_bot(
+            "console",
+            "--json",
+            "--caller",
+            "+79607775577",
+            stdin=stdin,
+            env=env_for(tmp_path, smtp.port),
+        )
+    assert result.returncode == 0, result.stderr
+    events = events_of(result.stdout)
+    today = [e for e in events if e["type"] not in ADDITIONS]
+    assert len(today) == len(expected), [e["type"] for e in today]
+    for want, got in zip(expected, today, strict=True):
+        assert same(want, got), (want, got)
+    assert {e["type"] for e in events} - {e["type"] for e in today} <= ADDITIONS
