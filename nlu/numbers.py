@@ -1,9 +1,10 @@
 """Russian spoken numbers to digits, as speech recognizers write them.
 
 Recognizers give numbers in two styles: as words ("артикул сто двадцать три две штуки") or
-as digits with punctuation ("Артикул 123, две штуки."). This module finds both with
-hand-written tables of every gender and case form (no morphology library), so one call
-on a short utterance costs a regex scan and a few dict look-ups.
+as digits with punctuation ("Артикул 123, две штуки."), and often a mix ("сто 23",
+"2 тысячи 500"). This module finds them with hand-written tables of every gender and case
+form (:mod:`nlu.number_table`), so one call on a short utterance costs a regex scan and a
+few dict look-ups.
 
 * :func:`parse_cardinal` -- the whole text is one cardinal number, or ``None``.
 * :func:`find_numbers` -- every number said, as maximal well-formed cardinal groups.
@@ -11,13 +12,21 @@ on a short utterance costs a regex scan and a few dict look-ups.
   nothing but whitespace, hyphens or punctuation between them (article dictation).
 
 Grammar of a group: ``[hundreds][tens|teens][units]``, optionally followed by a multiplier
-(тысяча, миллион, миллиард) that multiplies the part before it (1 if empty), after which
-the lower part may continue. A slot filled twice, units after teens, tens after units or a
-multiplier not smaller than the previous one end the group and start a new one. Zero is
+(тысяча/тыща, миллион, миллиард) that multiplies the part before it (1 if empty), after
+which the lower part may continue. A slot filled twice, units after teens, tens after units
+or a multiplier not smaller than the previous one end the group and start a new one. Zero is
 always a group of its own, so dictated leading zeros survive ("ноль ноль семь" ->
 "0", "0", "7"). A digit run is a span of its own (leading zeros kept); a short digit run
-may take a multiplier word ("5 тысяч" -> 5000). Colloquial quantities (пару, десяток,
-дюжину, сотню, ...) are spans of their own and may also take a multiplier ("пару тысяч").
+may take a multiplier word ("5 тысяч" -> 5000) and a short digit run may fill the free slots
+after a scale word ("сто 23" -> 123, "тысяча 135" -> 1135, "418 тысяч 531" -> 418531).
+Two words of one number are separated by whitespace or one hyphen ("тридцать-пять").
+
+Also: «три сотни», «пять сотен» (hundreds; «сотня» alone is 100), «полторы тысячи» (1500;
+«полтора» alone, «две с половиной» are ``kind="fraction"`` spans: not a whole number),
+colloquial quantities (пару, десяток, дюжину, ...: spans of their own that may take a
+multiplier, "пару тысяч"), misspelled and merged number words ("двадцат", "сорокпять":
+:mod:`nlu.number_lexicon`; such spans are ``fixed``), and, with ``hundred_homophones``,
+«стой/стоп» directly before a number read as «сто» (also ``fixed``).
 """
 
 from __future__ import annotations
@@ -25,6 +34,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
+
+from nlu.number_lexicon import NumberLexicon
+from nlu.number_table import (
+    COLLOQ,
+    EMPTY,
+    FULL,
+    HALF,
+    HUNDRED,
+    HUNDRED_HOMOPHONES,
+    HUNDREDS_NOUN,
+    LOW_SLOT,
+    MULT,
+    MULTIPLIER,
+    NO_LEVEL,
+    TEN,
+    TOP_SLOT,
+    WORDS,
+    ZERO,
+)
 
 __all__ = ["NumberSpan", "dictation_runs", "find_numbers", "join_digits", "parse_cardinal"]
 
@@ -34,234 +62,297 @@ class NumberSpan:
     """One number found in a text.
 
     ``value`` is digits ("256"); a dictated or written leading zero is kept ("007" as
-    written, or "0", "0", "7" when said as words). ``start``/``end`` are character offsets
-    into the original text. ``kind`` is ``"words"``, ``"digits"`` (the span starts with a
-    digit run) or ``"colloquial"`` (пару, десяток, дюжину, ...).
+    written, or "0", "0", "7" when said as words); a ``"fraction"`` span has a decimal
+    value ("1.5"). ``start``/``end`` are character offsets into the original text.
+    ``kind`` is ``"words"``, ``"digits"`` (the span starts with a digit run),
+    ``"colloquial"`` (пару, десяток, дюжину, ...) or ``"fraction"`` (полтора, две с
+    половиной). ``fixed``: a word of it was misspelled, merged or misheard and read as the
+    nearest number word.
     """
 
     value: str
     start: int
     end: int
     kind: str
+    fixed: bool = False
 
 
-# Word classes. The slot numbers say which part of a three-digit group a word fills:
-# hundreds = 3, tens = 2, units = 1. A word may join the group only if the highest slot it
-# fills is below the lowest slot already filled.
-_UNIT: Final = 0
-_TEEN: Final = 1  # 10..19: fills tens and units
-_TEN: Final = 2
-_HUNDRED: Final = 3
-_ZERO: Final = 4
-_MULT: Final = 5
-_COLLOQ: Final = 6
-
-_TOP_SLOT: Final[tuple[int, ...]] = (1, 2, 2, 3)  # by class, for _UNIT.._HUNDRED
-_LOW_SLOT: Final[tuple[int, ...]] = (1, 1, 2, 3)
-_EMPTY: Final = 4  # "lowest filled slot" of an empty sub-group
-_FULL: Final = 0  # a digit run or colloquial word: nothing more can join
-_NO_LEVEL: Final = 99  # no multiplier in the group yet
-
-
-def _forms(table: dict[str, tuple[int, int]], cls: int, value: int, words: str) -> None:
-    for word in words.split():
-        table[word] = (cls, value)
-
-
-def _build_words() -> dict[str, tuple[int, int]]:
-    """Every form, normalised (lowercase, ё -> е) -> (class, value or multiplier level)."""
-    t: dict[str, tuple[int, int]] = {}
-    _forms(t, _ZERO, 0, "ноль нуль ноля нуля нолю нулю нолем нулем ноле нуле")
-    _forms(
-        t,
-        _UNIT,
-        1,
-        "один одна одно одни одного одной одному одним одном одну одною одних одними",
-    )
-    _forms(t, _UNIT, 2, "два две двух двум двумя")
-    _forms(t, _UNIT, 3, "три трех трем тремя")
-    _forms(t, _UNIT, 4, "четыре четырех четырем четырьмя")
-    _forms(t, _UNIT, 5, "пять пяти пятью")
-    _forms(t, _UNIT, 6, "шесть шести шестью")
-    _forms(t, _UNIT, 7, "семь семи семью")
-    _forms(t, _UNIT, 8, "восемь восьми восемью восьмью")
-    _forms(t, _UNIT, 9, "девять девяти девятью")
-    _forms(t, _TEEN, 10, "десять десяти десятью")
-    teens: tuple[str, ...] = ("одиннадц", "двенадц", "тринадц", "четырнадц", "пятнадц")
-    teens += ("шестнадц", "семнадц", "восемнадц", "девятнадц")
-    for offset, stem in enumerate(teens, start=11):
-        _forms(t, _TEEN, offset, f"{stem}ать {stem}ати {stem}атью")
-    _forms(t, _TEN, 20, "двадцать двадцати двадцатью")
-    _forms(t, _TEN, 30, "тридцать тридцати тридцатью")
-    _forms(t, _TEN, 40, "сорок сорока")
-    _forms(t, _TEN, 50, "пятьдесят пятидесяти пятьюдесятью")
-    _forms(t, _TEN, 60, "шестьдесят шестидесяти шестьюдесятью")
-    _forms(t, _TEN, 70, "семьдесят семидесяти семьюдесятью")
-    _forms(t, _TEN, 80, "восемьдесят восьмидесяти восемьюдесятью восьмьюдесятью")
-    _forms(t, _TEN, 90, "девяносто девяноста")
-    _forms(t, _HUNDRED, 100, "сто ста")
-    _forms(t, _HUNDRED, 200, "двести двухсот двумстам двумястами двухстах")
-    _forms(t, _HUNDRED, 300, "триста трехсот тремстам тремястами трехстах")
-    _forms(t, _HUNDRED, 400, "четыреста четырехсот четыремстам четырьмястами четырехстах")
-    for value, nom, obl, ins in (
-        (500, "пятьсот", "пят", "пятью"),
-        (600, "шестьсот", "шест", "шестью"),
-        (700, "семьсот", "сем", "семью"),
-        (800, "восемьсот", "восьм", "восемью"),
-        (900, "девятьсот", "девят", "девятью"),
-    ):
-        _forms(t, _HUNDRED, value, f"{nom} {obl}исот {obl}истам {ins}стами {obl}истах")
-    _forms(t, _HUNDRED, 800, "восьмьюстами")
-    # Multipliers: the value is the level (1 = thousand, 2 = million, 3 = billion).
-    _forms(
-        t,
-        _MULT,
-        1,
-        "тысяча тысячи тысяч тысяче тысячу тысячей тысячею тысячам тысячами тысячах тыс",
-    )
-    _forms(
-        t,
-        _MULT,
-        2,
-        "миллион миллиона миллиону миллионом миллионе миллионы миллионов миллионам "
-        "миллионами миллионах млн",
-    )
-    _forms(
-        t,
-        _MULT,
-        3,
-        "миллиард миллиарда миллиарду миллиардом миллиарде миллиарды миллиардов "
-        "миллиардам миллиардами миллиардах млрд",
-    )
-    # Colloquial quantities. Left out on purpose: plural forms that mean "dozens of",
-    # "hundreds of" (десятков, дюжины, сотни) and "пятка" (a heel).
-    _forms(t, _COLLOQ, 2, "пара пару парой парочка парочку парочкой")
-    _forms(t, _COLLOQ, 5, "пяток пятком")
-    _forms(t, _COLLOQ, 6, "полдюжины")
-    _forms(t, _COLLOQ, 10, "десяток десятка десятку десятком")
-    _forms(t, _COLLOQ, 12, "дюжина дюжину дюжиной")
-    _forms(t, _COLLOQ, 50, "полсотни")
-    _forms(t, _COLLOQ, 100, "сотня сотню сотней")
-    _forms(t, _COLLOQ, 500, "полтысячи")
-    return t
-
-
-_WORDS: Final[dict[str, tuple[int, int]]] = _build_words()
-_MULTIPLIER: Final[tuple[int, ...]] = (1, 1_000, 1_000_000, 1_000_000_000)
+_LEXICON: Final = NumberLexicon(WORDS)
 
 # A token is a run of letters or a run of ASCII digits; everything else separates tokens.
 _TOKEN_RE: Final = re.compile(r"[^\W\d_]+|[0-9]+")
 # Between two numbers of one dictation run: whitespace, hyphens and dashes, "," and ".".
 _RUN_GAP_MARKS: Final = frozenset("-\u2010\u2011\u2012\u2013\u2014,.")
 _RUN_GAP_PUNCT: Final = frozenset(",.")
+_SENTENCE_END: Final = frozenset(".!?…")
 
 
 def _normalise(word: str) -> str:
     return word.lower().replace("ё", "е")
 
 
-def _scan(text: str) -> tuple[list[NumberSpan], int, int]:
-    """Spans of ``text`` plus the start of its first token and the end of its last one."""
-    spans: list[NumberSpan] = []
-    words = _WORDS
-    first_start = last_end = -1
+class _Scanner:
+    """One pass over the tokens of a text; :meth:`feed` adds one number word to the group."""
 
-    active = False  # a group is open
-    g_start = g_end = 0  # its character extent so far
-    g_kind = "words"
-    g_total = 0  # the part already multiplied (thousands, millions, ...)
-    g_level = _NO_LEVEL  # level of the last multiplier in the group
-    raw: str | None = None  # the group is just this digit run (keeps leading zeros)
-    sub = 0  # the current three-digit sub-group
-    sub_low = _EMPTY  # lowest slot filled in it
-    sub_start = 0  # where it starts ...
-    pre_sub_end = 0  # ... and where the group ended before it
+    def __init__(self) -> None:
+        self.spans: list[NumberSpan] = []
+        self.active = False  # a group is open
+        self.start = self.end = 0  # its character extent so far
+        self.kind = "words"
+        self.total = 0  # the part already multiplied (thousands, millions, ...)
+        self.level = NO_LEVEL  # level of the last multiplier in the group
+        self.raw: str | None = None  # the group is just this digit run (keeps zeros)
+        self.sub = 0  # the current three-digit sub-group
+        self.low = EMPTY  # lowest slot filled in it
+        self.sub_start = 0  # where it starts ...
+        self.pre_sub_end = 0  # ... and where the group ended before it
+        self.fixed = False
+        self.half = False  # «с половиной» said after the group
 
-    def flush() -> None:
-        nonlocal active
-        if active:
-            value = raw if raw is not None else str(g_total + sub)
-            spans.append(NumberSpan(value, g_start, g_end, g_kind))
-            active = False
+    def flush(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        if self.kind == "fraction" or self.half:
+            whole = self.total + self.sub
+            value = f"{whole}.5" if self.half or whole else "1.5"
+            self.spans.append(NumberSpan(value, self.start, self.end, "fraction", self.fixed))
+            return
+        value = self.raw if self.raw is not None else str(self.total + self.sub)
+        self.spans.append(NumberSpan(value, self.start, self.end, self.kind, self.fixed))
 
-    def open_group(start: int, end: int, kind: str, total: int, level: int) -> None:
-        nonlocal active, g_start, g_end, g_kind, g_total, g_level, raw
-        active = True
-        g_start, g_end, g_kind, g_total, g_level, raw = start, end, kind, total, level, None
+    def open(self, start: int, end: int, kind: str, total: int = 0, level: int = NO_LEVEL) -> None:
+        self.active = True
+        self.start, self.end, self.kind, self.total, self.level = start, end, kind, total, level
+        self.raw, self.fixed, self.half = None, False, False
 
-    for match in _TOKEN_RE.finditer(text):
-        start, end = match.span()
-        token = match.group()
-        if first_start < 0:
-            first_start = start
-        last_end = end
+    def digits(self, token: str, start: int, end: int, after_decimal_mark: bool) -> None:
+        if self.active and self.raw is None and not self.half and self.kind != "fraction":
+            room = 1000 if self.low == EMPTY else 10 ** (self.low - 1) if self.low else 0
+            if token[0] != "0" and len(token) <= 3 and not after_decimal_mark:
+                if int(token) < room:  # «сто 23», «тысяча 135», «2 тысячи 500»
+                    if self.low == EMPTY:
+                        self.sub_start, self.pre_sub_end = start, self.end
+                    self.sub += int(token)
+                    self.low = FULL
+                    self.end = end
+                    return
+        self.flush()
+        if len(token) > 3 or token[0] == "0" or after_decimal_mark:
+            self.spans.append(NumberSpan(token, start, end, "digits"))
+        else:  # "5" may still take a multiplier: "5 тысяч"
+            self.open(start, end, "digits")
+            self.raw, self.sub, self.low = token, int(token), FULL
 
-        if active and not (start == g_end or text[g_end:start].isspace()):
-            flush()  # only whitespace may separate the words of one number
-
-        if token[0] <= "9":  # a digit run (letters all sort above "9")
-            flush()
-            after_decimal_mark = (
-                start >= 2 and text[start - 1] in ",." and text[start - 2].isdigit()
-            )
-            if len(token) > 3 or token[0] == "0" or after_decimal_mark:
-                spans.append(NumberSpan(token, start, end, "digits"))
-            else:  # "5" may still take a multiplier: "5 тысяч"
-                open_group(start, end, "digits", 0, _NO_LEVEL)
-                raw, sub, sub_low = token, int(token), _FULL
-            continue
-
-        entry = words.get(_normalise(token))
-        if entry is None:
-            flush()
-            continue
-        cls, value = entry
-
-        if cls <= _HUNDRED:
-            if active and _TOP_SLOT[cls] < sub_low:  # the slot is free: same group
-                if sub_low == _EMPTY:
-                    sub_start, pre_sub_end = start, g_end
-                sub += value
-                sub_low = _LOW_SLOT[cls]
-                g_end = end
+    def feed(self, cls: int, value: int, start: int, end: int, fixed: bool) -> None:
+        if cls <= HUNDRED:
+            if self.active and TOP_SLOT[cls] < self.low and self.kind != "fraction":
+                if self.low == EMPTY:
+                    self.sub_start, self.pre_sub_end = start, self.end
+                self.sub += value
+                self.low = LOW_SLOT[cls]
+                self.end = end
             else:
-                flush()
-                open_group(start, end, "words", 0, _NO_LEVEL)
-                sub, sub_low, sub_start, pre_sub_end = value, _LOW_SLOT[cls], start, start
-        elif cls == _MULT:
-            factor = _MULTIPLIER[value]
-            if active and value < g_level:  # "две тысячи", "миллион тысяча"
-                g_total += (sub if sub_low != _EMPTY else 1) * factor
-                g_level, g_end, raw = value, end, None
-            elif active and sub_low != _EMPTY:
-                # "тысяча две тысячи": the "две" belongs to the new thousand, not the old one.
-                spans.append(NumberSpan(str(g_total), g_start, pre_sub_end, g_kind))
-                open_group(sub_start, end, "words", sub * factor, value)
-            else:  # "тысяча" alone, or "тысяча тысяча"
-                flush()
-                open_group(start, end, "words", factor, value)
-            sub, sub_low = 0, _EMPTY
-        elif cls == _ZERO:  # always a number of its own: dictated zeros are kept
-            flush()
-            spans.append(NumberSpan("0", start, end, "words"))
+                self.flush()
+                self.open(start, end, "words")
+                self.sub, self.low, self.sub_start, self.pre_sub_end = (
+                    value,
+                    LOW_SLOT[cls],
+                    start,
+                    start,
+                )
+        elif cls == MULT:
+            self._multiplier(value, start, end)
+        elif cls == HUNDREDS_NOUN:
+            self._hundreds(value, start, end)
+        elif cls == HALF:
+            self.flush()
+            self.open(start, end, "fraction")
+            self.sub, self.low = 0, FULL
+        elif cls == ZERO:  # always a number of its own: dictated zeros are kept
+            self.flush()
+            self.spans.append(NumberSpan("0", start, end, "words", fixed))
+            return
         else:  # colloquial: starts a group that only a multiplier may continue
-            flush()
-            open_group(start, end, "colloquial", 0, _NO_LEVEL)
-            sub, sub_low = value, _FULL
+            self.flush()
+            self.open(start, end, "colloquial")
+            self.sub, self.low = value, FULL
+        if fixed:
+            self.fixed = True
 
-    flush()
-    return spans, first_start, last_end
+    def _multiplier(self, level: int, start: int, end: int) -> None:
+        factor = MULTIPLIER[level]
+        if self.active and (self.kind == "fraction" or self.half):
+            whole = (self.total + self.sub) * 2 + 1 if self.half else 3  # 1.5 = 3 halves
+            self.total, self.sub, self.low = whole * factor // 2, 0, EMPTY
+            self.kind, self.half, self.level, self.end = "words", False, level, end
+        elif self.active and level < self.level:  # "две тысячи", "миллион тысяча"
+            self.total += (self.sub if self.low != EMPTY else 1) * factor
+            self.level, self.end, self.raw = level, end, None
+            self.sub, self.low = 0, EMPTY
+        elif self.active and self.low == EMPTY and self.total < factor:
+            self.total *= factor  # «тысяча миллионов», «сто тысяч миллионов»
+            self.level, self.end = level, end
+        elif self.active and self.low != EMPTY:
+            # "тысяча две тысячи": the "две" belongs to the new thousand, not the old one.
+            self.spans.append(NumberSpan(str(self.total), self.start, self.pre_sub_end, self.kind))
+            sub = self.sub
+            self.open(self.sub_start, end, "words", sub * factor, level)
+            self.sub, self.low = 0, EMPTY
+        else:  # "тысяча" alone, or "тысяча тысяча"
+            self.flush()
+            self.open(start, end, "words", factor, level)
+            self.sub, self.low = 0, EMPTY
+
+    def _hundreds(self, form: int, start: int, end: int) -> None:
+        if self.active and self.kind == "fraction":  # «полторы сотни»
+            self.kind, self.sub, self.low, self.end = "words", 150, 2, end
+        elif (
+            self.active
+            and 0 < self.sub < 10
+            and (self.low == 1 or (self.low == FULL and self.total == 0))
+        ):  # «три сотни», «5 сотен», «пару сотен»
+            self.sub, self.low, self.raw, self.end = self.sub * 100, 3, None, end
+            if self.kind == "colloquial":
+                self.kind = "words"
+        elif form == 1:  # «сотня», «сотню»: a hundred
+            self.flush()
+            self.open(start, end, "colloquial")
+            self.sub, self.low = 100, FULL
+        else:  # «сотни» alone: "hundreds of", not a number
+            self.flush()
 
 
-def find_numbers(text: str) -> list[NumberSpan]:
+def _scan(text: str, hundred_homophones: bool = False) -> tuple[list[NumberSpan], int, int]:
+    """Spans of ``text`` plus the start of its first token and the end of its last one."""
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(text)]
+    if not tokens:
+        return [], -1, -1
+    entries, fixed = _resolve(text, tokens, hundred_homophones)
+    scan = _Scanner()
+    prev_word = False
+    skip = 0
+    for i, (start, end, token) in enumerate(tokens):
+        if skip:
+            skip -= 1
+            continue
+        is_word = token[0] > "9"  # letters all sort above "9"
+        gap = text[scan.end : start]
+        if scan.active and not (
+            gap == "" or gap.isspace() or (gap == "-" and is_word and prev_word)
+        ):
+            scan.flush()  # only whitespace (or a hyphen between words) inside one number
+        prev_word = is_word
+        if not is_word:
+            after_mark = start >= 2 and text[start - 1] in ",." and text[start - 2].isdigit()
+            scan.digits(token, start, end, after_mark)
+            continue
+        if scan.active and _normalise(token) == "с" and _half_follows(tokens, i, text):
+            scan.half, scan.end, skip = True, tokens[i + 1][1], 1  # «две с половиной»
+            continue
+        found = entries[i]
+        if not found:
+            scan.flush()
+            continue
+        for cls, value in found:
+            scan.feed(cls, value, start, end, fixed[i])
+    scan.flush()
+    return scan.spans, tokens[0][0], tokens[-1][1]
+
+
+Tokens = list[tuple[int, int, str]]
+
+
+def _resolve(
+    text: str, tokens: Tokens, hundred_homophones: bool
+) -> tuple[list[tuple[tuple[int, int], ...]], list[bool]]:
+    """The number word(s) each token stands for (``()``: none) and whether it was fixed.
+
+    Exact forms first; then unknown tokens through the lexicon, a few passes, so that a
+    token next to a number (exact or already fixed) may be fixed more boldly."""
+    entries: list[tuple[tuple[int, int], ...]] = []
+    unknown: list[int] = []
+    for i, (_, _, token) in enumerate(tokens):
+        if token[0] <= "9":
+            entries.append(())
+            continue
+        entry = WORDS.get(_normalise(token))
+        entries.append((entry,) if entry is not None else ())
+        if entry is None and len(token) >= 3:
+            unknown.append(i)
+    fixed = [False] * len(tokens)
+    if not unknown:
+        return entries, fixed
+
+    def is_number(j: int, gap_from: int, gap_to: int) -> bool:
+        if not 0 <= j < len(tokens) or not text[gap_from:gap_to].isspace():
+            return False
+        return tokens[j][2][0] <= "9" or bool(entries[j])
+
+    for _ in range(3):
+        changed = False
+        for i in unknown:
+            if entries[i]:
+                continue
+            start, end, token = tokens[i]
+            after = is_number(i + 1, end, tokens[i + 1][0]) if i + 1 < len(tokens) else False
+            before = is_number(i - 1, tokens[i - 1][1], start) if i else False
+            words = _fix(text, tokens, i, before or after, hundred_homophones)
+            if words:
+                entries[i] = tuple(WORDS[w] for w in words)
+                fixed[i] = changed = True
+        if not changed:
+            break
+    return entries, fixed
+
+
+def _half_follows(tokens: Tokens, i: int, text: str) -> bool:
+    if i + 1 >= len(tokens):
+        return False
+    start, _, token = tokens[i + 1]
+    return _normalise(token) == "половиной" and text[tokens[i][1] : start].isspace()
+
+
+def _fix(
+    text: str, tokens: Tokens, i: int, in_context: bool, hundred_homophones: bool
+) -> tuple[str, ...]:
+    """Number words that an unknown token stands for (see :mod:`nlu.number_lexicon`)."""
+    start, _, token = tokens[i]
+    norm = _normalise(token)
+    if hundred_homophones and norm in HUNDRED_HOMOPHONES:
+        return ("сто",) if _next_fits_hundred(tokens, i, text) else ()
+    if token[0].isupper() and i > 0 and not _sentence_start(text, start):
+        return ()  # a capitalised word mid-sentence is a name, not a number
+    return _LEXICON.fix(norm, in_context)
+
+
+def _next_fits_hundred(tokens: Tokens, i: int, text: str) -> bool:
+    if i + 1 >= len(tokens) or not text[tokens[i][1] : tokens[i + 1][0]].isspace():
+        return False
+    token = tokens[i + 1][2]
+    if token[0] <= "9":
+        return token[0] != "0" and len(token) <= 2
+    entry = WORDS.get(_normalise(token))
+    return entry is not None and entry[0] <= TEN  # units, teens, tens
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in _SENTENCE_END
+
+
+def find_numbers(text: str, *, hundred_homophones: bool = False) -> list[NumberSpan]:
     """Every number said in ``text``, left to right, as maximal cardinal groups.
+
+    ``hundred_homophones``: read «стой/стоп» right before a number as «сто» (where the
+    dialog expects an article; the span is then ``fixed``).
 
     >>> [s.value for s in find_numbers("артикул сто двадцать три две штуки")]
     ['123', '2']
     >>> [s.value for s in find_numbers("Артикул 123, две штуки.")]
     ['123', '2']
     """
-    return _scan(text)[0]
+    return _scan(text, hundred_homophones)[0]
 
 
 def parse_cardinal(text: str) -> int | None:
@@ -269,13 +360,13 @@ def parse_cardinal(text: str) -> int | None:
 
     Accepts every gender and case ("двухсот пятидесяти шести" -> 256), a digit run
     ("256"), a colloquial quantity ("пару" -> 2), and surrounding punctuation; anything
-    else (other words, two numbers) gives ``None``.
+    else (other words, two numbers, «полтора») gives ``None``.
     """
     stripped = text.strip()
     if stripped.isascii() and stripped.isdigit():
         return int(stripped)
     spans, first_start, last_end = _scan(text)
-    if len(spans) != 1:
+    if len(spans) != 1 or spans[0].kind == "fraction":
         return None
     span = spans[0]
     if span.start != first_start or span.end != last_end:
@@ -296,8 +387,8 @@ def dictation_runs(text: str, spans: list[NumberSpan] | None = None) -> list[lis
 
     Two spans are in one run when only whitespace, hyphens, or commas/periods with
     whitespace separate them. Every span is in exactly one run; colloquial quantities
-    (пару, дюжину, ...) are never dictation and always make a run of their own.
-    ``spans`` defaults to :func:`find_numbers` of ``text``.
+    (пару, дюжину, ...) and fractions are never dictation and always make a run of their
+    own. ``spans`` defaults to :func:`find_numbers` of ``text``.
 
     >>> [join_digits(run) for run in dictation_runs("артикул двенадцать сорок пять")]
     ['1245']
@@ -306,11 +397,12 @@ def dictation_runs(text: str, spans: list[NumberSpan] | None = None) -> list[lis
         spans = find_numbers(text)
     runs: list[list[NumberSpan]] = []
     current: list[NumberSpan] = []
+    alone = ("colloquial", "fraction")
     for span in spans:
         if (
             current
-            and span.kind != "colloquial"
-            and current[-1].kind != "colloquial"
+            and span.kind not in alone
+            and current[-1].kind not in alone
             and _joins_run(text[current[-1].end : span.start])
         ):
             current.append(span)
