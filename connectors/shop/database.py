@@ -1,57 +1,34 @@
 """Access to the shop database: customer look-ups, the catalog, orders and the outbox.
 
-Every method is ``async`` and runs its blocking SQLAlchemy work in a worker thread
-(``asyncio.to_thread``), so a slow database never stalls the event loop that carries the
-calls. Phone keys are validated (exactly 10 digits) and always bound as parameters.
+Every method is ``async`` and runs its blocking SQLAlchemy work in one of two bounded thread
+pools (:mod:`connectors.shop.engine`): look-ups in the read pool, orders, outbox and catalog
+changes in the write pool. A slow or locked database therefore never stalls the event loop,
+and a write waiting for a lock never delays a greeting. Phone keys are validated (exactly 10
+digits) and always bound as parameters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connectors.shop import schema
+from connectors.shop import order_writes, outbox_queue, schema
+from connectors.shop.articles import article_key
+from connectors.shop.engine import DbExecutor, Engines, enable_wal, make_engines
+from connectors.shop.outbox_queue import ClaimedMessage
 from connectors.shop.phone import validate_phone10
 from connectors.shop.records import CatalogItem, OrderItem, OrderRecord, OrdersSummary, OutboxEntry
 from connectors.shop.settings import ShopSettings
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-
-@dataclass(frozen=True, slots=True)
-class ClaimedMessage:
-    """An outbox row reserved for one delivery attempt."""
-
-    id: int
-    kind: str
-    order_id: int | None
-    attempts: int
-
-
-def _make_engine(url: str) -> sa.Engine:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # hide_parameters: errors must not carry callers' phone numbers into the logs
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+__all__ = ["ClaimedMessage", "ShopDatabase"]
 
 
 def _clean_text(value: object) -> str | None:
@@ -61,54 +38,101 @@ def _clean_text(value: object) -> str | None:
     return text or None
 
 
+def _migrate(engines: Engines, settings: ShopSettings) -> None:
+    from connectors.shop.migrate import upgrade, upgrade_engine
+
+    if engines.write is engines.read:  # in-memory SQLite: only this engine sees the database
+        upgrade_engine(engines.write)
+    else:
+        upgrade(settings.url)
+
+
 class ShopDatabase:
     """The shop's SQL database plus the bot's own tables in it.
 
     Create it with ``await ShopDatabase.open(settings)`` and ``await db.close()`` it at the end.
     """
 
-    def __init__(self, engine: sa.Engine, settings: ShopSettings) -> None:
-        self._engine = engine
+    def __init__(self, engines: Engines, settings: ShopSettings) -> None:
+        self._engines = engines
         self._settings = settings
         self._done = settings.done_status.strip().casefold()
+        self._reads = DbExecutor("read", settings.read_workers)
+        self._writes = DbExecutor("write", settings.write_workers)
 
     @classmethod
     async def open(cls, settings: ShopSettings) -> ShopDatabase:
-        """Connect and create the bot's tables if they are missing."""
+        """Connect, switch SQLite to WAL, and migrate the bot's tables (``settings.migrate``)."""
 
-        def _open() -> sa.Engine:
-            engine = _make_engine(settings.url)
+        def _open() -> Engines:
+            engines = make_engines(settings)
             try:
-                schema.create_bot_tables(engine)
+                enable_wal(engines.write)
+                if settings.migrate:
+                    _migrate(engines, settings)
             except Exception:
-                engine.dispose()
+                engines.dispose()
                 raise
-            return engine
+            return engines
 
-        engine = await asyncio.to_thread(_open)
-        return cls(engine, settings)
+        engines = await asyncio.to_thread(_open)
+        return cls(engines, settings)
 
     @property
     def engine(self) -> sa.Engine:
-        return self._engine
+        """The write engine (for tests and tools that need a plain connection)."""
+        return self._engines.write
+
+    @property
+    def engines(self) -> Engines:
+        return self._engines
+
+    @property
+    def backend(self) -> str:
+        return self._engines.backend
 
     @property
     def settings(self) -> ShopSettings:
         return self._settings
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._engine.dispose)
+        def _close() -> None:
+            self._reads.shutdown()
+            self._writes.shutdown()
+            self._engines.dispose()
+
+        await asyncio.to_thread(_close)
+
+    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work(connection)`` in the read pool (a read-only transaction)."""
+
+        def _run() -> T:
+            with self._engines.read.connect() as conn:
+                return work(conn)
+
+        return await self._reads.run(_run)
+
+    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work(connection)`` in ONE write transaction in the write pool."""
+
+        def _run() -> T:
+            with self._engines.write.begin() as conn:
+                return work(conn)
+
+        return await self._writes.run(_run)
 
     # --- customer look-ups (Кейс 2) -------------------------------------------------
 
-    def _query(self, sql: str, phone10: str) -> list[tuple[Any, ...]]:
-        with self._engine.connect() as conn:
+    async def _query(self, sql: str, phone10: str) -> list[tuple[Any, ...]]:
+        def _run(conn: sa.Connection) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in conn.execute(sa.text(sql), {"phone": phone10})]
+
+        return await self.read(_run)
 
     async def orders_summary(self, phone10: str) -> OrdersSummary:
         """Person (newest non-empty), number of orders and of «done» orders for the phone."""
         validate_phone10(phone10)
-        rows = await asyncio.to_thread(self._query, self._settings.queries.orders_by_phone, phone10)
+        rows = await self._query(self._settings.queries.orders_by_phone, phone10)
         person: str | None = None
         done = 0
         for row in rows:
@@ -122,8 +146,7 @@ class ShopDatabase:
     async def user_name(self, phone10: str) -> str | None:
         """``users.Name`` of the phone, stripped; None when missing or empty."""
         validate_phone10(phone10)
-        rows = await asyncio.to_thread(self._query, self._settings.queries.user_name, phone10)
-        for row in rows:
+        for row in await self._query(self._settings.queries.user_name, phone10):
             name = _clean_text(row[0])
             if name is not None:
                 return name
@@ -132,9 +155,7 @@ class ShopDatabase:
     async def last_order_status(self, phone10: str) -> str | None:
         """Status name of the newest order of the phone; None when it has no orders."""
         validate_phone10(phone10)
-        rows = await asyncio.to_thread(
-            self._query, self._settings.queries.last_order_status, phone10
-        )
+        rows = await self._query(self._settings.queries.last_order_status, phone10)
         return _clean_text(rows[0][0]) if rows else None
 
     def is_done_status(self, status_name: str | None) -> bool:
@@ -144,21 +165,24 @@ class ShopDatabase:
     # --- catalog ---------------------------------------------------------------------
 
     async def find_article(self, article: str) -> CatalogItem | None:
-        """The catalog item with exactly this article (surrounding spaces ignored)."""
-        key = article.strip() if isinstance(article, str) else ""
+        """The catalog item of this article, compared by :func:`article_key` (case, spaces,
+        Latin/Cyrillic look-alikes do not matter)."""
+        key = article_key(article) if isinstance(article, str) else ""
         if not key or len(key) > schema.ARTICLE_MAX:
             return None
 
-        def _find() -> tuple[Any, ...] | None:
+        def _find(conn: sa.Connection) -> tuple[Any, ...] | None:
             table = schema.catalog
-            stmt = sa.select(table.c.article, table.c.name, table.c.unit).where(
-                table.c.article == key
+            stmt = (
+                sa.select(table.c.article, table.c.name, table.c.unit)
+                .where(table.c.article_key == key)
+                .order_by(table.c.article)
+                .limit(1)
             )
-            with self._engine.connect() as conn:
-                row = conn.execute(stmt).first()
+            row = conn.execute(stmt).first()
             return None if row is None else tuple(row)
 
-        row = await asyncio.to_thread(_find)
+        row = await self.read(_find)
         if row is None:
             return None
         return CatalogItem(article=row[0], name=row[1], unit=row[2])
@@ -166,88 +190,49 @@ class ShopDatabase:
     async def articles(self) -> list[str]:
         """All catalog articles, sorted (for the NLU's fuzzy matching)."""
 
-        def _articles() -> list[str]:
+        def _articles(conn: sa.Connection) -> list[str]:
             stmt = sa.select(schema.catalog.c.article).order_by(schema.catalog.c.article)
-            with self._engine.connect() as conn:
-                return [str(a) for a in conn.execute(stmt).scalars()]
+            return [str(a) for a in conn.execute(stmt).scalars()]
 
-        return await asyncio.to_thread(_articles)
+        return await self.read(_articles)
 
     async def replace_catalog(self, items: Sequence[CatalogItem]) -> int:
         """Replace the whole catalog in ONE transaction; on any error nothing changes."""
-
-        def _replace() -> int:
-            with self._engine.begin() as conn:
-                return schema.replace_catalog_rows(conn, items)
-
-        count = await asyncio.to_thread(_replace)
+        count = await self.write(lambda conn: schema.replace_catalog_rows(conn, items))
         logger.info("catalog replaced", extra={"catalog_rows": count})
         return count
 
     # --- orders ----------------------------------------------------------------------
 
     async def save_order(self, order: OrderRecord) -> int:
-        """Store the order, its items and its e-mail in the outbox, atomically; return its id."""
+        """Store a finished order, its items and its e-mail in the outbox, atomically.
+
+        The one-shot way of the first version; calls now use ``OrderStore`` (drafts, journal).
+        """
         if not isinstance(order, OrderRecord):
             raise TypeError("save_order expects an OrderRecord")
 
-        def _save() -> int:
-            now = schema.utc_text(schema.utc())
-            with self._engine.begin() as conn:
-                result = conn.execute(
-                    schema.bot_orders.insert().values(
-                        caller=order.caller,
-                        called=order.called,
-                        call_time=order.call_time.isoformat(),
-                        status=str(order.status),
-                        created_at=now,
-                    )
-                )
-                key = result.inserted_primary_key
-                if key is None or key[0] is None:
-                    raise RuntimeError("the database did not return the new order id")
-                order_id = int(key[0])
-                if order.items:
-                    conn.execute(
-                        schema.bot_order_items.insert(),
-                        [
-                            {
-                                "order_id": order_id,
-                                "position": position,
-                                "article": item.article,
-                                "name": item.name,
-                                "quantity": item.quantity,
-                            }
-                            for position, item in enumerate(order.items, start=1)
-                        ],
-                    )
-                conn.execute(
-                    schema.outbox.insert().values(
-                        kind=schema.OUTBOX_ORDER_EMAIL,
-                        order_id=order_id,
-                        created_at=now,
-                        attempts=0,
-                        next_attempt_at=now,
-                    )
-                )
-                return order_id
+        def _save(conn: sa.Connection) -> int:
+            now = schema.utc()
+            order_id = order_writes.insert_order(conn, order, now)
+            order_writes.enqueue_email(conn, order_id, now)
+            return order_id
 
-        order_id = await asyncio.to_thread(_save)
+        order_id = await self.write(_save)
         logger.info("order saved", extra={"order_id": order_id, "items": len(order.items)})
         return order_id
 
     async def load_order(self, order_id: int) -> OrderRecord | None:
         """Read a saved order back (items in the order they were taken)."""
 
-        def _load() -> OrderRecord | None:
+        def _load(conn: sa.Connection) -> OrderRecord | None:
             orders, items = schema.bot_orders, schema.bot_order_items
-            with self._engine.connect() as conn:
-                head = conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
-                if head is None:
-                    return None
-                lines = conn.execute(
-                    sa.select(items).where(items.c.order_id == order_id).order_by(items.c.position)
-                ).all()
+            head = conn.execute(sa.select(orders).where(orders.c.id == order_id)).first()
+            if head is None:
+                return None
+            lines = conn.execute(
+                sa.select(items).where(items.c.order_id == order_id).order_by(items.c.position)
+            ).all()
             return OrderRecord(
                 caller=head.caller or "",
                 called=head.called or "",
@@ -256,110 +241,68 @@ class ShopDatabase:
                 items=[OrderItem(r.article, r.name, int(r.quantity)) for r in lines],
             )
 
-        return await asyncio.to_thread(_load)
+        return await self.read(_load)
+
+    async def order_state(self, order_id: int) -> tuple[str, str] | None:
+        """``(state, status)`` of an order: ``draft`` / ``final`` and its status name."""
+
+        def _state(conn: sa.Connection) -> tuple[str, str] | None:
+            orders = schema.bot_orders
+            row = conn.execute(
+                sa.select(orders.c.state, orders.c.status).where(orders.c.id == order_id)
+            ).first()
+            return None if row is None else (str(row.state), str(row.status))
+
+        return await self.read(_state)
 
     # --- outbox ----------------------------------------------------------------------
 
     async def outbox_claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 100
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 100,
+        *,
+        token: str = "",
+        force_since: datetime | None = None,
     ) -> list[ClaimedMessage]:
-        """Reserve unsent messages due at ``now`` for one attempt.
+        """Lease unsent messages due at ``now`` (or all unleased ones when ``force_since``).
 
-        A reserved message is pushed ``lease`` into the future, so another worker (or another
-        process) does not pick it up while this one is sending it; if this worker dies the
-        message becomes due again when the lease runs out.
+        A leased message is not taken by another drainer until ``now + lease``; if this one
+        dies meanwhile the message becomes available again when the lease runs out.
         """
-        now_text = schema.utc_text(now)
-        until_text = schema.utc_text(now + lease)
-
-        def _claim() -> list[ClaimedMessage]:
-            box = schema.outbox
-            claimed: list[ClaimedMessage] = []
-            with self._engine.begin() as conn:
-                rows = conn.execute(
-                    sa.select(
-                        box.c.id, box.c.kind, box.c.order_id, box.c.attempts, box.c.next_attempt_at
-                    )
-                    .where(box.c.sent_at.is_(None), box.c.next_attempt_at <= now_text)
-                    .order_by(box.c.next_attempt_at, box.c.id)
-                    .limit(limit)
-                ).all()
-                for row in rows:
-                    updated = conn.execute(
-                        box.update()
-                        .where(
-                            box.c.id == row.id,
-                            box.c.sent_at.is_(None),
-                            box.c.next_attempt_at == row.next_attempt_at,
-                        )
-                        .values(next_attempt_at=until_text)
-                    )
-                    if updated.rowcount == 1:
-                        claimed.append(ClaimedMessage(row.id, row.kind, row.order_id, row.attempts))
-            return claimed
-
-        return await asyncio.to_thread(_claim)
+        return await self.write(
+            lambda conn: outbox_queue.claim(
+                conn,
+                now=now,
+                lease_until=now + lease,
+                limit=limit,
+                token=token,
+                force_since=force_since,
+            )
+        )
 
     async def outbox_mark_sent(self, message_id: int, sent_at: datetime) -> None:
-        def _mark() -> None:
-            box = schema.outbox
-            with self._engine.begin() as conn:
-                conn.execute(
-                    box.update()
-                    .where(box.c.id == message_id)
-                    .values(sent_at=schema.utc_text(sent_at), last_error=None)
-                )
-
-        await asyncio.to_thread(_mark)
+        await self.write(lambda conn: outbox_queue.mark_sent(conn, message_id, sent_at))
 
     async def outbox_mark_failed(
-        self, message_id: int, attempts: int, next_attempt_at: datetime, error: str
+        self,
+        message_id: int,
+        attempts: int,
+        next_attempt_at: datetime,
+        error: str,
+        token: str | None = None,
     ) -> None:
-        def _mark() -> None:
-            box = schema.outbox
-            with self._engine.begin() as conn:
-                conn.execute(
-                    box.update()
-                    .where(box.c.id == message_id, box.c.sent_at.is_(None))
-                    .values(
-                        attempts=attempts,
-                        next_attempt_at=schema.utc_text(next_attempt_at),
-                        last_error=error[:500],
-                    )
-                )
-
-        await asyncio.to_thread(_mark)
+        await self.write(
+            lambda conn: outbox_queue.mark_failed(
+                conn, message_id, attempts, next_attempt_at, error, token
+            )
+        )
 
     async def outbox_pending(self) -> int:
         """How many messages are not sent yet."""
-
-        def _count() -> int:
-            box = schema.outbox
-            stmt = sa.select(sa.func.count()).select_from(box).where(box.c.sent_at.is_(None))
-            with self._engine.connect() as conn:
-                return int(conn.execute(stmt).scalar_one())
-
-        return await asyncio.to_thread(_count)
+        return await self.read(outbox_queue.pending)
 
     async def outbox_entries(self) -> list[OutboxEntry]:
         """Every outbox row, oldest first (for status pages and tests)."""
-
-        def _entries() -> list[OutboxEntry]:
-            box = schema.outbox
-            with self._engine.connect() as conn:
-                rows = conn.execute(sa.select(box).order_by(box.c.id)).all()
-            return [
-                OutboxEntry(
-                    id=r.id,
-                    kind=r.kind,
-                    order_id=r.order_id,
-                    attempts=int(r.attempts),
-                    created_at=schema.parse_time(r.created_at),
-                    next_attempt_at=schema.parse_time(r.next_attempt_at),
-                    last_error=r.last_error,
-                    sent_at=schema.parse_time(r.sent_at) if r.sent_at else None,
-                )
-                for r in rows
-            ]
-
-        return await asyncio.to_thread(_entries)
+        return await self.read(outbox_queue.entries)

@@ -37,6 +37,7 @@ import yaml
 
 from connectors.shop import schema
 from connectors.shop.catalog_import import read_catalog
+from connectors.shop.migrate import upgrade_engine
 
 DEFAULT_SOURCE = Path("data/shop_demo.yml")
 DEFAULT_CATALOG = Path("data/catalog.xlsx")
@@ -160,7 +161,7 @@ def create_demo_shop(
     try:
         _shop.drop_all(engine, checkfirst=True)
         _shop.create_all(engine)
-        schema.create_bot_tables(engine)
+        upgrade_engine(engine)  # the bot's own tables, by the migrations
         with engine.begin() as conn:
             conn.execute(
                 shop_orders_status.insert(),

@@ -1,8 +1,9 @@
 """The order e-mail (Кейс 1): SMTP settings and how the message looks.
 
-Rendering is deterministic: the same order renders to the same message, with a Message-ID
-derived from the order id. So a message retried after a crash (sent, but not yet marked
-sent) can be recognised as a duplicate by the receiving side.
+Rendering is deterministic: the same order renders to the same message, with the Message-ID
+fixed when its e-mail was queued (the outbox row's ``message_key``). So a message retried
+after a crash (sent, but not yet marked sent) can be recognised as a duplicate by the
+receiving side.
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ def _format_call_time(moment: datetime) -> str:
     return f"{text} (UTC{sign}{hours:02d}:{mins:02d})"
 
 
-def message_id_for(order_id: int, sender: str) -> str:
-    """The stable Message-ID of an order's e-mail."""
+def message_id_for(order_id: int, sender: str, key: str | None = None) -> str:
+    """The stable Message-ID of an order's e-mail: ``<key@sender's domain>``.
+
+    ``key`` is the outbox row's ``message_key`` (``order-17-1.3f9a0c2b1d``: order, e-mail
+    number, database token); rows queued before it existed use ``order-<id>``.
+    """
     domain = sender.rpartition("@")[2] or "localhost"
-    return f"<order-{order_id}@{domain}>"
+    return f"<{key or f'order-{order_id}'}@{domain}>"
 
 
 def render_order_body(order_id: int, order: OrderRecord) -> str:
@@ -85,7 +90,12 @@ def render_order_body(order_id: int, order: OrderRecord) -> str:
 
 
 def render_order_email(
-    order_id: int, order: OrderRecord, sender: str, recipient: str
+    order_id: int,
+    order: OrderRecord,
+    sender: str,
+    recipient: str,
+    *,
+    message_id: str | None = None,
 ) -> EmailMessage:
     """The e-mail for one saved order (Russian, UTF-8 plain text)."""
     message = EmailMessage()
@@ -94,7 +104,7 @@ def render_order_email(
     message["To"] = recipient
     call_time = order.call_time if order.call_time.tzinfo else order.call_time.astimezone()
     message["Date"] = format_datetime(call_time)
-    message["Message-ID"] = message_id_for(order_id, sender)
+    message["Message-ID"] = message_id or message_id_for(order_id, sender)
     message["X-Order-Id"] = str(order_id)
     message.set_content(render_order_body(order_id, order), charset="utf-8")
     return message

@@ -20,13 +20,15 @@ import asyncio
 import contextlib
 import logging
 import re
+import uuid
 from datetime import datetime, timedelta
 
 import aiosmtplib
 
 from connectors.shop import schema
-from connectors.shop.database import ClaimedMessage, ShopDatabase
-from connectors.shop.mail import SmtpSettings, render_order_email
+from connectors.shop.database import ShopDatabase
+from connectors.shop.mail import SmtpSettings, message_id_for, render_order_email
+from connectors.shop.outbox_queue import ClaimedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +53,23 @@ class Outbox:
         base_delay: float = 1.0,
         max_delay: float = 300.0,
         batch_size: int = 100,
+        lease: float | None = None,
     ) -> None:
+        """``lease``: seconds a claimed message is reserved for this drainer (default: the
+        longer of 60 s and three SMTP timeouts); after a crash another drainer sends it then."""
         if base_delay <= 0 or max_delay < base_delay:
             raise ValueError("need 0 < base_delay <= max_delay")
+        lease_s = max(60.0, smtp.timeout * 3) if lease is None else lease
+        if lease_s <= 0:
+            raise ValueError("the outbox lease must be positive")
         self._db = db
         self._smtp = smtp
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._batch_size = batch_size
-        self._lease = timedelta(seconds=max(60.0, smtp.timeout * 3))
+        self._lease = timedelta(seconds=lease_s)
         self._lock = asyncio.Lock()
+        self._token = uuid.uuid4().hex
 
     def backoff(self, attempts_before: int) -> timedelta:
         """Delay before the next attempt after a failure (``attempts_before`` failed earlier)."""
@@ -71,15 +80,23 @@ class Outbox:
         """How many messages are still waiting to be delivered."""
         return await self._db.outbox_pending()
 
-    async def deliver_due(self, now: datetime | None = None) -> int:
-        """Send every message due at ``now`` (default: now); return how many were accepted."""
+    async def deliver_due(self, now: datetime | None = None, *, force: bool = False) -> int:
+        """Send every message due at ``now`` (default: now); return how many were accepted.
+
+        ``force``: send every unsent message that no other drainer holds, whatever its
+        backoff (each one is tried once in this pass).
+        """
         async with self._lock:
             moment = schema.utc(now)
+            since = schema.utc() if force else None
             sent = 0
             while True:
                 # Each claimed row leaves the "due" set (sent, leased or rescheduled into the
-                # future), so this loop ends once the backlog due at ``moment`` is worked off.
-                claimed = await self._db.outbox_claim_due(moment, self._lease, self._batch_size)
+                # future; in a forced pass: claimed since the pass began), so this loop ends
+                # once the backlog due at ``moment`` is worked off.
+                claimed = await self._db.outbox_claim_due(
+                    moment, self._lease, self._batch_size, token=self._token, force_since=since
+                )
                 if not claimed:
                     return sent
                 for message in claimed:
@@ -93,7 +110,9 @@ class Outbox:
             error = describe_error(exc)
             attempts = message.attempts + 1
             next_at = now + self.backoff(message.attempts)
-            await self._db.outbox_mark_failed(message.id, attempts, next_at, error)
+            await self._db.outbox_mark_failed(
+                message.id, attempts, next_at, error, message.claim_token
+            )
             logger.warning(
                 "order e-mail not delivered, will retry",
                 extra={
@@ -119,7 +138,13 @@ class Outbox:
         if order is None:
             raise LookupError("the order of this message is missing")
         smtp = self._smtp
-        email = render_order_email(message.order_id, order, smtp.sender, smtp.recipient)
+        email = render_order_email(
+            message.order_id,
+            order,
+            smtp.sender,
+            smtp.recipient,
+            message_id=message_id_for(message.order_id, smtp.sender, message.message_key),
+        )
         await aiosmtplib.send(
             email,
             sender=smtp.sender,

@@ -1,7 +1,8 @@
 """Value types exchanged between the shop connector and its callers.
 
-They are plain frozen dataclasses: no database handles, no I/O. The dialog layer builds an
-:class:`OrderRecord` at the end of a call and hands it to ``ShopDatabase.save_order``.
+They are plain frozen dataclasses: no database handles, no I/O. The call's runner builds an
+:class:`OrderRecord` whenever the confirmed items change and hands it to
+``OrderStore.save_draft`` / ``OrderStore.submit`` (or, the old way, ``ShopDatabase.save_order``).
 """
 
 from __future__ import annotations
@@ -102,3 +103,5 @@ class OutboxEntry:
     next_attempt_at: datetime
     last_error: str | None
     sent_at: datetime | None
+    message_key: str | None = None
+    """The local part of the e-mail's Message-ID (None for rows older than migration 0002)."""

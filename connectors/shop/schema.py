@@ -1,14 +1,23 @@
 """The bot's own tables in the shop database and how values are stored in them.
 
 The shop's tables (``shop_orders``, ``shop_orders_status``, ``users``) belong to the shop and
-are only read. The bot adds four tables of its own, created when missing:
+are only read. The bot adds tables of its own, created and upgraded by the Alembic migrations
+in ``connectors/shop/migrations`` (version table ``bot_alembic_version``); this module is their
+newest shape, which a test compares with the migrated database:
 
 - ``catalog``: the product catalog, replaced as a whole by each ``.xlsx`` upload;
-- ``bot_orders`` + ``bot_order_items``: the orders taken on the phone;
-- ``outbox``: e-mails waiting to be sent (one row per order), retried until the SMTP server
-  accepts them.
+  ``article_key`` is the normalised article (:mod:`connectors.shop.articles`);
+- ``bot_orders`` + ``bot_order_items``: the orders taken on the phone. ``state`` is
+  ``draft`` while the call goes on (``call_key`` names the call, ``worker_id`` the process
+  that owns it, ``revision`` orders the writes) and ``final`` once submitted or recovered;
+- ``outbox``: e-mails waiting to be sent, retried until the SMTP server accepts them;
+  ``leased_until`` / ``claim_token`` mark a delivery in progress, ``message_key`` is the
+  stable local part of the Message-ID;
+- ``bot_workers``: every ``bot serve`` process (host, boot, pid, heartbeat), to tell the drafts
+  of a dead process from those of a live one;
+- ``bot_meta``: ``instance`` (a random token of this database, part of every Message-ID).
 
-Times are stored as ISO 8601 text. Outbox times are always UTC with a fixed width, so that
+Times are stored as ISO 8601 text, always UTC with a fixed width (:func:`utc_text`), so that
 text comparison in SQL is time comparison.
 """
 
@@ -19,6 +28,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from connectors.shop.articles import article_key
 from connectors.shop.records import CatalogItem
 
 ARTICLE_MAX = 64
@@ -26,13 +36,20 @@ NAME_MAX = 500
 
 metadata = sa.MetaData()
 
+CALL_KEY_MAX = 200
+
 catalog = sa.Table(
     "catalog",
     metadata,
     sa.Column("article", sa.String(ARTICLE_MAX), primary_key=True),
     sa.Column("name", sa.String(NAME_MAX), nullable=False),
     sa.Column("unit", sa.String(32), nullable=False, server_default="шт"),
+    sa.Column("article_key", sa.String(ARTICLE_MAX), nullable=True),
+    sa.Index("ix_catalog_article_key", "article_key"),
 )
+
+STATE_DRAFT = "draft"
+STATE_FINAL = "final"
 
 bot_orders = sa.Table(
     "bot_orders",
@@ -43,6 +60,13 @@ bot_orders = sa.Table(
     sa.Column("call_time", sa.String(40)),
     sa.Column("status", sa.String(64)),
     sa.Column("created_at", sa.String(40)),
+    sa.Column("call_key", sa.String(CALL_KEY_MAX), nullable=True),
+    sa.Column("worker_id", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, server_default=STATE_FINAL),
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.String(40), nullable=True),
+    sa.Index("ux_bot_orders_call_key", "call_key", unique=True),
+    sa.Index("ix_bot_orders_state_worker", "state", "worker_id"),
     sqlite_autoincrement=True,
 )
 
@@ -67,21 +91,57 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.String(40), nullable=False),
     sa.Column("last_error", sa.String(500), nullable=True),
     sa.Column("sent_at", sa.String(40), nullable=True),
+    sa.Column("message_key", sa.String(200), nullable=True),
+    sa.Column("leased_until", sa.String(40), nullable=True),
+    sa.Column("claimed_at", sa.String(40), nullable=True),
+    sa.Column("claim_token", sa.String(40), nullable=True),
     sa.Index("ix_outbox_due", "sent_at", "next_attempt_at"),
+    sa.Index("ix_outbox_order", "order_id"),
     sqlite_autoincrement=True,
 )
 
+bot_workers = sa.Table(
+    "bot_workers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_start", sa.String(32), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("heartbeat_at", sa.String(40), nullable=False),
+    sa.Column("stopped_at", sa.String(40), nullable=True),
+)
+
+bot_meta = sa.Table(
+    "bot_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
 OUTBOX_ORDER_EMAIL = "order_email"
+META_INSTANCE = "instance"
 
 
 def create_bot_tables(engine: sa.Engine) -> None:
-    """Create the bot's tables that are missing (never touches existing ones)."""
-    metadata.create_all(engine, checkfirst=True)
+    """Create or upgrade the bot's tables to the newest schema (the Alembic migrations)."""
+    from connectors.shop.migrate import upgrade_engine
+
+    upgrade_engine(engine)
 
 
 def replace_catalog_rows(conn: sa.Connection, items: Iterable[CatalogItem]) -> int:
     """Replace the whole catalog inside the caller's transaction; return the row count."""
-    rows = [{"article": i.article, "name": i.name, "unit": i.unit} for i in items]
+    rows = [
+        {
+            "article": i.article,
+            "name": i.name,
+            "unit": i.unit,
+            "article_key": article_key(i.article),
+        }
+        for i in items
+    ]
     conn.execute(catalog.delete())
     if rows:
         conn.execute(catalog.insert(), rows)

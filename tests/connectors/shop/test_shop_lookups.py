@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from connectors.shop.demo import create_demo_shop
 from connectors.shop.phone import phone10, validate_phone10
 from connectors.shop.records import OrdersSummary
 from connectors.shop.settings import ShopQueries, ShopSettings
-from tests.connectors.shop.conftest import DEMO_CATALOG, DEMO_SOURCE
+from tests.connectors.shop.conftest import DEMO_CATALOG, DEMO_SOURCE, count_rows
 
 # caller as the PBX reports it -> (summary, users.Name, last order status)
 EXPECTED: dict[str, tuple[OrdersSummary, str | None, str | None]] = {
@@ -31,13 +30,8 @@ EXPECTED: dict[str, tuple[OrdersSummary, str | None, str | None]] = {
 
 
 def _counts(url: str) -> dict[str, int]:
-    path = sa.make_url(url).database
-    assert path is not None
-    with sqlite3.connect(path) as conn:
-        return {
-            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("shop_orders", "shop_orders_status", "users", "catalog")
-        }
+    tables = ("shop_orders", "shop_orders_status", "users", "catalog")
+    return {table: count_rows(url, table) for table in tables}
 
 
 def test_demo_shop_has_seed_tables_and_catalog(demo_url: str) -> None:
@@ -55,6 +49,22 @@ def test_demo_shop_is_idempotent(tmp_path: Path) -> None:
     first = _counts(url)
     assert create_demo_shop(target, source=DEMO_SOURCE, catalog=DEMO_CATALOG) == url
     assert _counts(url) == first
+
+
+def test_demo_shop_on_postgresql_is_idempotent(pg_url: str) -> None:
+    assert create_demo_shop(pg_url, source=DEMO_SOURCE, catalog=DEMO_CATALOG) == pg_url
+    first = _counts(pg_url)
+    create_demo_shop(pg_url, source=DEMO_SOURCE, catalog=DEMO_CATALOG)
+    assert (
+        _counts(pg_url)
+        == first
+        == {
+            "shop_orders": 8,
+            "shop_orders_status": 5,
+            "users": 3,
+            "catalog": 30,
+        }
+    )
 
 
 @pytest.mark.parametrize("caller", sorted(EXPECTED))
@@ -114,11 +124,15 @@ def test_a_ten_digit_key_with_a_quote_cannot_be_built() -> None:
     assert validate_phone10("9607775577") == "9607775577"
 
 
-async def test_phone_is_bound_not_pasted(demo_url: str) -> None:
+USER_NAME_BY_PHONE = {
+    "sqlite": "SELECT u.Name FROM users u WHERE substr(u.Phone, -10) = :phone LIMIT 1",
+    "postgresql": 'SELECT u."Name" FROM users u WHERE RIGHT(u."Phone", 10) = :phone LIMIT 1',
+}
+
+
+async def test_phone_is_bound_not_pasted(demo_url: str, backend: str) -> None:
     """A query that would break if the phone were pasted into it still works."""
-    queries = ShopQueries(
-        user_name="SELECT u.Name FROM users u WHERE substr(u.Phone, -10) = :phone LIMIT 1"
-    )
+    queries = ShopQueries(user_name=USER_NAME_BY_PHONE[backend])
     database = await ShopDatabase.open(ShopSettings(url=demo_url, queries=queries))
     try:
         assert await database.user_name("9031112233") == "Сергей"
@@ -133,25 +147,34 @@ def test_queries_without_bound_parameter_are_rejected() -> None:
         ShopSettings(url="not a url")
 
 
-async def test_lookups_do_not_block_the_event_loop(demo_url: str) -> None:
+SLOW_LAST_STATUS = {
+    "sqlite": (
+        "SELECT slow(s.Name) FROM shop_orders o JOIN shop_orders_status s "
+        "ON o.Status = s.ID WHERE substr(o.Phone, -10) = :phone ORDER BY o.ID DESC LIMIT 1"
+    ),
+    "postgresql": (
+        'SELECT s."Name" FROM shop_orders o JOIN shop_orders_status s ON o."Status" = s."ID", '
+        'pg_sleep(0.4) WHERE RIGHT(o."Phone", 10) = :phone ORDER BY o."ID" DESC LIMIT 1'
+    ),
+}
+
+
+async def test_lookups_do_not_block_the_event_loop(demo_url: str, backend: str) -> None:
     """A slow database answer runs in a worker thread while the loop keeps ticking."""
-    queries = ShopQueries(
-        last_order_status=(
-            "SELECT slow(s.Name) FROM shop_orders o JOIN shop_orders_status s "
-            "ON o.Status = s.ID WHERE substr(o.Phone, -10) = :phone ORDER BY o.ID DESC LIMIT 1"
-        )
-    )
+    queries = ShopQueries(last_order_status=SLOW_LAST_STATUS[backend])
     database = await ShopDatabase.open(ShopSettings(url=demo_url, queries=queries))
 
     def slow(value: Any) -> Any:
         time.sleep(0.4)
         return value
 
-    @sa.event.listens_for(database.engine, "connect")
-    def _register(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.create_function("slow", 1, slow)
+    if backend == "sqlite":
 
-    database.engine.dispose()  # new connections get the function
+        @sa.event.listens_for(database.engines.read, "connect")
+        def _register(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.create_function("slow", 1, slow)
+
+        database.engines.read.dispose()  # new connections get the function
     ticks = 0
 
     async def ticker() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +14,7 @@ from connectors.shop.database import ShopDatabase
 from connectors.shop.mail import SmtpSettings, render_order_email
 from connectors.shop.outbox import Outbox
 from connectors.shop.records import OrderItem, OrderRecord, OrderStatus
+from tests.connectors.shop.conftest import count_rows
 from tests.fakes.smtp_server import SmtpSink, free_port
 
 MSK = timezone(timedelta(hours=3))
@@ -34,15 +35,11 @@ def _order(status: str = OrderStatus.ACCEPTED) -> OrderRecord:
     )
 
 
-def _sqlite_path(db: ShopDatabase) -> str:
-    path = sa.make_url(db.settings.url).database
-    assert path is not None
-    return path
-
-
 def _count(db: ShopDatabase, table: str) -> int:
-    with sqlite3.connect(_sqlite_path(db)) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return count_rows(db.engine, table)
+
+
+MESSAGE_ID = re.compile(r"<order-(\d+)-(\d+)\.([0-9a-f]{10})@([^>]+)>")
 
 
 async def test_save_order_writes_order_items_and_outbox(db: ShopDatabase) -> None:
@@ -59,9 +56,9 @@ async def test_save_order_writes_order_items_and_outbox(db: ShopDatabase) -> Non
 
 async def test_save_order_is_atomic(db: ShopDatabase) -> None:
     """If the e-mail cannot be queued, the order is not saved either."""
-    with sqlite3.connect(_sqlite_path(db)) as conn:
-        conn.execute("DROP TABLE outbox")
-    with pytest.raises(sa.exc.OperationalError):
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE outbox"))
+    with pytest.raises(sa.exc.DBAPIError):  # SQLite: OperationalError, PostgreSQL: Programming
         await db.save_order(_order())
     assert _count(db, "bot_orders") == 0
     assert _count(db, "bot_order_items") == 0
@@ -115,7 +112,9 @@ async def test_outbox_delivers_to_real_smtp_server(db: ShopDatabase) -> None:
         messages = sink.messages
     assert len(messages) == 1
     received = messages[0]
-    assert received["Message-ID"] == f"<order-{order_id}@shop.test>"
+    match = MESSAGE_ID.fullmatch(received["Message-ID"])
+    assert match is not None, received["Message-ID"]
+    assert (match[1], match[2], match[4]) == (str(order_id), "1", "shop.test")
     body = received.get_content()
     assert "Артикул: 123" in body and "Количество (шт.): 2" in body
     assert CALLER in body and CALLED in body
@@ -123,6 +122,7 @@ async def test_outbox_delivers_to_real_smtp_server(db: ShopDatabase) -> None:
     assert sink.envelopes == [("bot@shop.test", ["orders@localhost"])]
     [entry] = await db.outbox_entries()
     assert entry.sent_at is not None and entry.attempts == 0
+    assert received["Message-ID"] == f"<{entry.message_key}@shop.test>"
 
 
 async def test_order_saved_while_smtp_is_down_is_delivered_exactly_once(
@@ -184,8 +184,8 @@ async def test_concurrent_workers_send_once(db: ShopDatabase) -> None:
         )
         assert sum(results) == 3
         assert len(sink.messages) == 3
-    ids = sorted(m["Message-ID"] for m in sink.messages)
-    assert ids == ["<order-1@localhost>", "<order-2@localhost>", "<order-3@localhost>"]
+    matches = [MESSAGE_ID.fullmatch(m["Message-ID"]) for m in sink.messages]
+    assert sorted(int(m[1]) for m in matches if m is not None) == [1, 2, 3]
 
 
 async def test_run_loop_delivers_and_stops(db: ShopDatabase) -> None:
