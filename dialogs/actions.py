@@ -48,7 +48,15 @@ class HandOff:
     reason: str
 
 
-Event = CallStarted | UserSaid | KeysPressed | Silence | CallerHungUp | HandOff
+@dataclass(frozen=True, slots=True)
+class OrderNotSaved:
+    """The front end could not save the order of a ``SubmitOrder`` (database down, disk
+    full): the policy apologises and hands the call to an operator, even after its goodbye."""
+
+    reason: str = ""
+
+
+Event = CallStarted | UserSaid | KeysPressed | Silence | CallerHungUp | HandOff | OrderNotSaved
 
 # -- actions (out of the policy) ------------------------------------------------------
 
@@ -104,11 +112,21 @@ class SubmitOrder:
     order: Order
 
 
-Action = Say | Listen | Transfer | Hangup | SetCallerName | SubmitOrder
+@dataclass(frozen=True, slots=True)
+class SaveDraft:
+    """The confirmed items changed (an item confirmed, dropped, or its quantity changed):
+    keep the order so far (status ``dialog.status_draft``) so that a crash loses nothing.
+    Each ``SaveDraft`` of a call replaces the previous one; ``SubmitOrder`` finishes it."""
+
+    order: Order
+
+
+Action = Say | Listen | Transfer | Hangup | SetCallerName | SubmitOrder | SaveDraft
 
 
 def action_to_json(action: Action) -> dict[str, Any]:
-    """One JSON event per action, as the console's ``--json`` mode prints it."""
+    """One JSON event per action, as the console's ``--json`` mode prints it
+    (``SubmitOrder`` ➜ ``"order"``, ``SaveDraft`` ➜ ``"draft"`` with the same fields)."""
     if isinstance(action, Say):
         return {"type": "say", "text": action.text, "key": action.key}
     if isinstance(action, Listen):
@@ -121,7 +139,7 @@ def action_to_json(action: Action) -> dict[str, Any]:
         return {"type": "set_caller_name", "name": action.name}
     order = action.order
     return {
-        "type": "order",
+        "type": "draft" if isinstance(action, SaveDraft) else "order",
         "status": order.status,
         "caller": order.caller,
         "called": order.called,

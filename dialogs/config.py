@@ -15,13 +15,15 @@ class DialogSettings:
     max_article_failures: int = 3  # article not found N times ➜ operator
     max_misunderstandings: int = 3  # not understood N times in a row ➜ operator
     max_silences: int = 3  # no answer N times in a row ➜ operator
-    min_article_confidence: float = 0.75  # 1 edit in 4 digits passes, in 3 does not
+    min_article_confidence: float = 0.6  # a near article below this is not even offered
+    read_back: bool = True  # read the whole order back and save it only after «да»
     max_quantity: int = 1000
     operator: str = "operator"  # transfer target: queue, extension or SIP URI
     done_status: str = "выполнен"  # shop_orders_status.Name of a finished order
     status_accepted: str = "принят успешно"
     status_transferred: str = "переведен на оператора"
     status_abandoned: str = "прерван абонентом"
+    status_draft: str = "в работе"  # the order so far, in every SaveDraft
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:

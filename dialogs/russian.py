@@ -22,3 +22,11 @@ def agree(number: int, noun: str, case: str = "accs") -> str:
 def quantity_phrase(number: int, unit: str = "штука", case: str = "accs") -> str:
     """«2 штуки», «1 штуку», «5 упаковок»."""
     return f"{number} {agree(number, unit, case)}"
+
+
+def inline_name(name: str) -> str:
+    """A product name inside a sentence: «Швабра с отжимом» ➜ «швабра с отжимом» (an
+    abbreviation such as «LED-лампа» or «ООО» keeps its capitals)."""
+    if len(name) > 1 and name[0].isupper() and not name[1].isupper():
+        return name[0].lower() + name[1:]
+    return name

@@ -7,6 +7,7 @@ the data file changed (or the folder is missing), so editors only edit ``nlu.yml
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -22,6 +23,7 @@ from nlu.types import FALLBACK_INTENT, Entity, Parse
 
 log = logging.getLogger(__name__)
 MODEL_FORMAT = 1
+EXPECTATIONS = frozenset({"menu", "article", "quantity", "yes_no"})
 DEFAULT_THRESHOLD = 0.45
 
 
@@ -100,21 +102,26 @@ class NluEngine:
 
     def parse(self, text: str, expect: str | None = None) -> Parse:
         """Understand one caller turn; ``expect`` is what the dialog asked for (``"article"``,
-        ``"quantity"``, ``"yes_no"``, ``"menu"``; ``None`` or an unknown key: no expectation)."""
+        ``"quantity"``, ``"yes_no"``, ``"menu"``; ``None`` or an unknown key: no expectation).
+
+        The expectation decides how digits are read (see :mod:`nlu.entities`): at the
+        article prompt all dictated digits are the article, at the quantity prompt the
+        whole number said is the quantity."""
         ranking = self.model.predict(text) if text.strip() else [(FALLBACK_INTENT, 1.0)]
         intent, confidence = ranking[0]
         if confidence < self.threshold:
             intent = FALLBACK_INTENT
-        entities = tuple(self._synonym(e) for e in self.extractor.extract(text))
+        known = expect if expect in EXPECTATIONS else None
+        entities = tuple(self._synonym(e) for e in self.extractor.extract(text, known))
         return Parse(text, intent, confidence, entities, tuple(ranking[:5]))
 
     def _synonym(self, entity: Entity) -> Entity:
-        if entity.entity in ("number", "article", "quantity", "yes_no"):
+        if entity.entity in ("number", "article", "quantity", "yes_no", "fraction"):
             return entity
         canonical = self.synonyms.get(entity.value.lower())
         if canonical is None:
             return entity
-        return Entity(entity.entity, canonical, entity.start, entity.end, entity.confidence)
+        return dataclasses.replace(entity, value=canonical)
 
 
 def _up_to_date(data_path: Path, model_dir: Path) -> bool:

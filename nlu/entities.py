@@ -1,14 +1,27 @@
-"""Entities of one utterance: number, article, quantity, yes_no, name.
+"""Entities of one utterance: number, article, quantity, fraction, yes_no, name, order_edit.
 
-- ``number``: every number said, value as a digit string.
-- ``quantity``: a number followed by a unit word («две штуки», «5 шт», «десять упаковок»),
-  a colloquial amount («пару», «десяток»), a number after «количество», or the number left
-  over after a recognised article («артикул 123 две» ➜ 2).
-- ``article``: a dictated digit string matched against the catalog (see
-  :class:`~nlu.articles.ArticleMatcher`): the longest exact match of adjacent numbers,
-  preferring those after «артикул / номер / код»; adjacent numbers are read both digit by
-  digit («12 45» ➜ 1245) and as a cardinal the recognizer split («4500 12» ➜ 4512);
-  otherwise the nearest article within the edit distance; no match ➜ no article.
+What the dialog expects (``expect``: ``"article"``, ``"quantity"``, ``"yes_no"``,
+``"menu"`` or ``None``) decides how digits are read:
+
+- ``number``: every whole number said, value as a digit string; ``fraction``: «полтора»,
+  «две с половиной» (value ``"1.5"``, ``"2.5"``): not a whole quantity.
+- ``article``: the digits of one dictation run (numbers said one after another), *all* of
+  them: «четыре пять один два три» is 45123, never 4512 plus something. The run is the one
+  after the last correction («123, нет, 555» ➜ 555), preferring one after «артикул / номер /
+  код». ``value`` is what was heard; ``match`` / ``suggestion`` / ``distance`` / ``edit``
+  say how it stands against the catalog (see :class:`~nlu.types.Entity`): exact; near (one
+  edit by :class:`~nlu.articles.ArticleMatcher`, the run's groups read another way — «100
+  42» as 142, «сто двадцать три» as 10023 — or a misheard number word); or none. At the
+  article prompt the entity is always given; at the quantity prompt only after «артикул»
+  (the caller corrects the article); elsewhere after «артикул» or when it matches.
+- ``quantity``: at the article prompt (and with no expectation) only a number with a unit
+  word («две штуки», «5 шт», «десять упаковок»), after «количество», a colloquial amount
+  («пару», «десяток»), or a number set apart from the article by a word («артикул 555 и
+  две»): «артикул 123 две» is the article 1232. At the quantity and yes/no prompts the whole
+  number said is the quantity: dictated digits read as one number («один два» ➜ 12,
+  «100 42» ➜ 142), never only the last of them.
+- ``order_edit``: «количество» / «изменить» (``"quantity"``) or «убрать» / «удалить»
+  (``"drop"``), for the read-back's «what is wrong?».
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from nlu.articles import ArticleMatch, ArticleMatcher
+from nlu.articles import ArticleMatcher
 from nlu.morph import lemma, tokens
 from nlu.names import find_name
 from nlu.numbers import NumberSpan, dictation_runs, find_numbers, join_digits
@@ -30,7 +43,14 @@ DEFAULT_UNITS = frozenset(
 ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция".split())
 CORRECTIONS = frozenset("нет не точнее вернее ой".split())
 QUANTITY_KEYWORDS = frozenset("количество кол-во колво количества".split())
+EDIT_QUANTITY = frozenset("количество изменить поменять исправить сменить".split())
+EDIT_DROP = frozenset("убрать удалить вычеркнуть исключить убирать удалять".split())
 MAX_QUANTITY = 100_000
+MAX_RUN = 8  # spans of one run whose regroupings are tried
+NEAR_REGROUPED = 0.9  # confidence of a suggestion that only regroups the digits heard
+WHOLE_NUMBER_EXPECTS = frozenset({"quantity", "yes_no"})
+
+Words = list[tuple[str, int, int]]
 
 
 @dataclass(slots=True)
@@ -45,30 +65,99 @@ class EntityExtractor:
     def add_units(self, words: Iterable[str]) -> None:
         self.units = self.units | {lemma(w.lower()) for w in words}
 
-    def extract(self, text: str) -> list[Entity]:
-        spans = find_numbers(text)
+    def extract(self, text: str, expect: str | None = None) -> list[Entity]:
+        found = find_numbers(text, hundred_homophones=expect == "article")
+        spans = [s for s in found if s.kind != "fraction"]
         words = tokens(text)
         entities = [Entity("number", s.value, s.start, s.end) for s in spans]
-        quantities = [s for s in spans if self._is_quantity(s, words)]
-        article, used = self._article(text, spans, quantities, words)
+        entities += [Entity("fraction", s.value, s.start, s.end) for s in found if s not in spans]
+        correction = max((start for w, start, _ in words if w in CORRECTIONS), default=-1)
+        with_unit = [s for s in spans if self._is_quantity(s, words)]
+        whole = expect in WHOLE_NUMBER_EXPECTS
+        runs = [
+            part
+            for run in dictation_runs(text, spans)
+            for part in _split(
+                run,
+                with_unit,
+                cut=not whole or _after_keyword(run[0], words, self.article_keywords),
+            )
+        ]
+        live = [r for r in runs if r[0].start > correction] or runs
+        digits = [r for r in live if not all(s in with_unit for s in r)]
+        keyed = [r for r in digits if _after_keyword(r[0], words, self.article_keywords)]
+        choices = keyed or ([] if expect == "quantity" else digits)
+        article_run = choices[0] if choices else None
+        article = self._article(article_run, keyed=article_run in keyed, expect=expect)
         if article is not None:
             entities.append(article)
-        if not quantities and article is not None:
-            rest = [s for s in spans if s.start >= article.end and id(s) not in used]
-            between = text[article.end : rest[0].start] if rest else ""
-            if rest and len(rest[0].value) <= 5 and not any(c.isalpha() for c in between):
-                quantities = [rest[0]]  # «артикул 123 две», not «123, нет, 555»
-        entities.extend(
-            Entity("quantity", str(int(s.value)), s.start, s.end)
-            for s in quantities
-            if 0 < int(s.value) <= MAX_QUANTITY
-        )
-        for found in (find_yes_no(text), find_name(text)):
-            if found is not None:
-                entities.append(found)
+        quantity = self._quantity(text, expect, live, with_unit, article_run)
+        if quantity is not None:
+            entities.append(quantity)
+        for extra in (find_yes_no(text), find_name(text), find_order_edit(words)):
+            if extra is not None:
+                entities.append(extra)
         return sorted(entities, key=lambda e: (e.start, e.entity))
 
-    def _is_quantity(self, span: NumberSpan, words: list[tuple[str, int, int]]) -> bool:
+    # -- articles ------------------------------------------------------------------------
+
+    def _article(
+        self, run: list[NumberSpan] | None, *, keyed: bool, expect: str | None
+    ) -> Entity | None:
+        if self.matcher is None or run is None or any(s.kind == "colloquial" for s in run):
+            return None
+        entity = self.resolve(run)
+        if expect == "article" or keyed or entity.match != "none":
+            return entity
+        return None
+
+    def resolve(self, run: list[NumberSpan]) -> Entity:
+        """The article heard in a dictation run, with what the catalog says of it."""
+        assert self.matcher is not None
+        heard = join_digits(run)
+        start, end = run[0].start, run[-1].end
+        fixed = any(s.fixed for s in run)
+        if self.matcher.exact(heard) and not fixed:
+            return Entity("article", heard, start, end, match="exact")
+        if self.matcher.exact(heard):  # «стой двадцать три» read as 123
+            return _near(heard, heard, start, end, "respelled", 0, NEAR_REGROUPED)
+        hits = {digits: kind for digits, kind in regroupings(run) if self.matcher.exact(digits)}
+        if len(hits) == 1:
+            (digits, kind), *_ = hits.items()
+            return _near(heard, digits, start, end, kind, 0, NEAR_REGROUPED)
+        near = None if hits else self.matcher.nearest(heard)
+        if near is not None:
+            return _near(heard, near.article, start, end, near.edit, 1, near.confidence)
+        return Entity("article", heard, start, end, confidence=0.0, match="none")
+
+    # -- quantities ----------------------------------------------------------------------
+
+    def _quantity(
+        self,
+        text: str,
+        expect: str | None,
+        live: list[list[NumberSpan]],
+        with_unit: list[NumberSpan],
+        article_run: list[NumberSpan] | None,
+    ) -> Entity | None:
+        if expect in WHOLE_NUMBER_EXPECTS:
+            others = [r for r in live if r is not article_run or expect == "yes_no"]
+            united = [r for r in others if any(s in with_unit for s in r)]
+            pick = united or others
+            return _quantity_entity(pick[-1], whole_number(pick[-1])) if pick else None
+        live_units = [s for s in with_unit if any(s in r for r in live)] or with_unit
+        if live_units:
+            span = live_units[-1]
+            return _quantity_entity([span], int(span.value))
+        if article_run is None:
+            return None
+        for run in live:
+            gap = text[article_run[-1].end : run[0].start]
+            if run[0].start > article_run[-1].end and _words_between(gap):
+                return _quantity_entity(run, whole_number(run))  # «артикул 555 и две»
+        return None
+
+    def _is_quantity(self, span: NumberSpan, words: Words) -> bool:
         if span.kind == "colloquial":
             return True
         after = next((w for w, s, _ in words if s >= span.end), None)
@@ -84,80 +173,114 @@ class EntityExtractor:
             self._unit_cache[word] = known
         return known
 
-    def _article(
-        self,
-        text: str,
-        spans: list[NumberSpan],
-        quantities: list[NumberSpan],
-        words: list[tuple[str, int, int]],
-    ) -> tuple[Entity | None, set[int]]:
-        if self.matcher is None or not spans:
-            return None, set()
-        taken = {id(s) for s in quantities}
-        # «сто двадцать три, нет, пятьсот пятьдесят пять»: what follows a «нет» corrects
-        correction = max((start for w, start, _ in words if w in CORRECTIONS), default=-1)
-        best: tuple[tuple[float, ...], Entity, set[int]] | None = None
-        for run in dictation_runs(text, spans):
-            for part in _split(run, taken):
-                keyword = _after_keyword(part[0], words, self.article_keywords)
-                for i, sub, digits, whole in _candidates(part):
-                    found = self._match(digits, exact_only=not whole)
-                    if found is None:
-                        continue
-                    corrects = float(sub[0].start > correction >= 0)
-                    keyed = float(keyword and i == 0)
-                    rank = (found.confidence, corrects, keyed, len(sub), -sub[0].start)
-                    if best is None or rank > best[0]:
-                        start, end = sub[0].start, sub[-1].end
-                        entity = Entity("article", found.article, start, end, found.confidence)
-                        best = (rank, entity, {id(s) for s in sub})
-        return (best[1], best[2]) if best else (None, set())
 
-    def _match(self, digits: str, *, exact_only: bool) -> ArticleMatch | None:
-        assert self.matcher is not None
-        if exact_only:
-            return ArticleMatch(digits, 1.0, 0) if self.matcher.exact(digits) else None
-        return self.matcher.match(digits)
+def _near(
+    heard: str, article: str, start: int, end: int, edit: str, distance: int, confidence: float
+) -> Entity:
+    return Entity(
+        "article",
+        heard,
+        start,
+        end,
+        confidence,
+        match="near",
+        suggestion=article,
+        distance=distance,
+        edit=edit,
+    )
 
 
-def _candidates(part: list[NumberSpan]) -> Iterator[tuple[int, list[NumberSpan], str, bool]]:
-    """Every stretch of adjacent numbers with each way to read it; only the whole stretch
-    may be matched approximately (a part of it must match exactly)."""
-    for i in range(len(part)):
-        for j in range(len(part), i, -1):
-            sub = part[i:j]
-            for digits in _readings(sub):
-                yield i, sub, digits, (i, j) == (0, len(part))
+def _quantity_entity(run: list[NumberSpan], value: int) -> Entity | None:
+    if not 0 < value <= MAX_QUANTITY:
+        return None
+    return Entity("quantity", str(value), run[0].start, run[-1].end)
 
 
-def _readings(run: list[NumberSpan]) -> list[str]:
-    """Ways to read adjacent numbers as one article: digits one after another («12 45» ➜
-    1245), and as one cardinal the recognizer split («4500 12» ➜ 4512, «100 23» ➜ 123)."""
-    readings = [join_digits(run)]
+def whole_number(run: list[NumberSpan]) -> int:
+    """A run read as one number: its groups joined as a cardinal where they fit («100 42»
+    ➜ 142, «2000 500» ➜ 2500), else its digits one after another («один два» ➜ 12)."""
     total = int(run[0].value)
     for span in run[1:]:
-        zeros = len(str(total)) - len(str(total).rstrip("0")) if total else 0
-        if span.value.startswith("0") or len(span.value) > zeros:
-            return readings
+        if not _fits(total, span.value):
+            return int(join_digits(run))
         total += int(span.value)
-    if len(run) > 1 and str(total) not in readings:
-        readings.append(str(total))
-    return readings
+    return total
 
 
-def _split(run: list[NumberSpan], taken: set[int]) -> list[list[NumberSpan]]:
-    """Cut a dictation run at the spans already used as quantities."""
+def _fits(total: int, digits: str) -> bool:
+    zeros = len(str(total)) - len(str(total).rstrip("0")) if total else 0
+    return not digits.startswith("0") and len(digits) <= zeros
+
+
+def regroupings(run: list[NumberSpan]) -> Iterator[tuple[str, str]]:
+    """Other readings of a run's digits: ``split`` groups joined as a cardinal («100 42» ➜
+    142, «25, 30, 8» ➜ 2538) and ``merged`` cardinals taken apart («сто двадцать три» ➜
+    10023 or 1203)."""
+    heard = join_digits(run)
+    seen = {heard}
+    if 1 < len(run) <= MAX_RUN:
+        for digits in _joinings([s.value for s in run]):
+            if digits not in seen:
+                seen.add(digits)
+                yield digits, "split"
+    for i, span in enumerate(run[:MAX_RUN]):
+        if span.kind != "words" or len(span.value) < 3:
+            continue
+        value = int(span.value)
+        for power in (10, 100, 1000, 1_000_000):
+            high, low = value - value % power, value % power
+            if high and low:
+                parts = [s.value for s in run]
+                parts[i] = f"{high}{low}"
+                digits = "".join(parts)
+                if digits not in seen:
+                    seen.add(digits)
+                    yield digits, "merged"
+
+
+def _joinings(values: list[str]) -> Iterator[str]:
+    """Every way to join neighbouring groups as a cardinal (where the digits fit)."""
+    if len(values) == 1:
+        yield values[0]
+        return
+    head, rest = values[0], values[1:]
+    for tail in _joinings(rest):
+        yield head + tail
+    if _fits(int(head), values[1]):
+        yield from _joinings([str(int(head) + int(values[1])), *values[2:]])
+
+
+def _split(run: list[NumberSpan], taken: list[NumberSpan], *, cut: bool) -> list[list[NumberSpan]]:
+    """Cut a dictation run at the spans already used as quantities (at the article prompt)."""
+    if not cut:
+        return [run]
     parts: list[list[NumberSpan]] = [[]]
     for span in run:
-        if id(span) in taken:
+        if span in taken:
+            parts.append([span])
             parts.append([])
         else:
             parts[-1].append(span)
     return [p for p in parts if p]
 
 
-def _after_keyword(
-    span: NumberSpan, words: list[tuple[str, int, int]], keywords: frozenset[str]
-) -> bool:
+def _after_keyword(span: NumberSpan, words: Words, keywords: frozenset[str]) -> bool:
     before = [w for w, _, e in words if e <= span.start]
     return bool(before) and lemma(before[-1]) in keywords
+
+
+def _words_between(gap: str) -> bool:
+    """A word other than a correction or an article keyword stands between two numbers."""
+    found = [w for w, _, _ in tokens(gap)]
+    return bool(found) and not any(w in CORRECTIONS or lemma(w) in ARTICLE_KEYWORDS for w in found)
+
+
+def find_order_edit(words: Words) -> Entity | None:
+    """«количество», «изменить» ➜ ``quantity``; «убрать», «удалить» ➜ ``drop``."""
+    for word, start, end in words:
+        base = lemma(word)
+        if base in EDIT_DROP:
+            return Entity("order_edit", "drop", start, end)
+        if base in EDIT_QUANTITY:
+            return Entity("order_edit", "quantity", start, end)
+    return None

@@ -37,7 +37,6 @@ from typing import Final
 
 from nlu.number_lexicon import NumberLexicon
 from nlu.number_table import (
-    COLLOQ,
     EMPTY,
     FULL,
     HALF,
@@ -129,14 +128,14 @@ class _Scanner:
     def digits(self, token: str, start: int, end: int, after_decimal_mark: bool) -> None:
         if self.active and self.raw is None and not self.half and self.kind != "fraction":
             room = 1000 if self.low == EMPTY else 10 ** (self.low - 1) if self.low else 0
-            if token[0] != "0" and len(token) <= 3 and not after_decimal_mark:
-                if int(token) < room:  # «сто 23», «тысяча 135», «2 тысячи 500»
-                    if self.low == EMPTY:
-                        self.sub_start, self.pre_sub_end = start, self.end
-                    self.sub += int(token)
-                    self.low = FULL
-                    self.end = end
-                    return
+            fits = token[0] != "0" and len(token) <= 3 and not after_decimal_mark
+            if fits and int(token) < room:  # «сто 23», «тысяча 135», «2 тысячи 500»
+                if self.low == EMPTY:
+                    self.sub_start, self.pre_sub_end = start, self.end
+                self.sub += int(token)
+                self.low = FULL
+                self.end = end
+                return
         self.flush()
         if len(token) > 3 or token[0] == "0" or after_decimal_mark:
             self.spans.append(NumberSpan(token, start, end, "digits"))

@@ -11,8 +11,16 @@ class Entity:
     """One thing found in an utterance.
 
     ``value`` is normalised (digits for numbers and articles, ``"yes"``/``"no"`` for
-    ``yes_no``, a nominative first name for ``name``); ``start``/``end`` are character
-    offsets into the original text.
+    ``yes_no``, a nominative first name for ``name``, ``"1.5"`` for a ``fraction``);
+    ``start``/``end`` are character offsets into the original text.
+
+    An ``article`` carries the digits *heard* in ``value`` and how they stand against the
+    catalog: ``match`` is ``"exact"`` (``value`` is a catalog article), ``"near"`` (it is
+    not, but ``suggestion`` is: ``distance`` edits away, of the kind ``edit``: a digit
+    ``changed``, ``dropped`` (heard one digit fewer), ``added`` (heard one more) or
+    ``swapped``, the digit groups ``split`` («100 42» for 142) or ``merged`` («сто двадцать
+    три» for 10023), or a number word ``respelled`` («стой двадцать три» for 123)) or
+    ``"none"``. A suggestion is only ever a question for the caller, never an article taken.
     """
 
     entity: str
@@ -20,6 +28,10 @@ class Entity:
     start: int
     end: int
     confidence: float = 1.0
+    match: str | None = None
+    suggestion: str | None = None
+    distance: int | None = None
+    edit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -30,6 +42,10 @@ class Entity:
         }
         if self.confidence < 1.0:
             data["confidence"] = round(self.confidence, 3)
+        for key in ("match", "suggestion", "distance", "edit"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
         return data
 
 

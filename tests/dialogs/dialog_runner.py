@@ -15,9 +15,15 @@ A script (``tests/dialogs/scripts/*.yml``)::
           - {type: say, key: utter_main_menu}
     orders:                         # optional: the bot_orders rows after the call
       - {status: принят успешно, items: [{article: "123", quantity: 2}]}
+    drafts: true                    # optional: compare "draft" events too (else skipped)
+    said:                           # optional: articles/quantities the caller really meant,
+      - {article: "123", quantity: 2}   # checked by the wrong-items test of the suite
 
 An expected event matches when every key it names equals the actual event's
 (``text_contains`` checks a substring of ``text``); the number of events must match too.
+``draft`` events (the order so far, saved after every confirmed change) are left out of the
+comparison unless the script sets ``drafts: true``; every event is kept in
+``conversation.events``.
 """
 
 from __future__ import annotations
@@ -86,8 +92,11 @@ async def run_dialog(script: dict[str, Any], nlu: NluEngine, workdir: Path) -> T
             responses,
             settings,
         )
+        drafts = bool(script.get("drafts"))
         for number, turn in enumerate(script["turns"], start=1):
-            events = await _play(conversation, turn)
+            events = [
+                e for e in await _play(conversation, turn) if drafts or e.get("type") != "draft"
+            ]
             expected = turn.get("expect", [])
             where = f"{script.get('name')}: turn {number} ({_describe(turn)})"
             assert len(events) == len(expected) and all(
