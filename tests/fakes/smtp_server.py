@@ -7,10 +7,18 @@
     sink.stop()
 
 Create it with an explicit ``port`` to start it later on a port that was "down" before.
+
+Faults for delivery tests: ``delay`` seconds before every reply (to interleave several
+senders); ``hold`` seconds before the reply to the first ``hold_count`` messages, with
+``hold_keeps`` deciding whether a held message counts as accepted (the server stored it and
+the reply was lost: the sender must resend it, a duplicate) or not (the server gives up:
+``451``). ``held`` is set when a held message has arrived, so a test can kill the sender
+right then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -29,10 +37,21 @@ def free_port() -> int:
 
 
 class _CollectingHandler:
-    def __init__(self) -> None:
+    def __init__(self, delay: float, hold: float, hold_count: int, hold_keeps: bool) -> None:
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.held_messages: list[EmailMessage] = []
+        self.held = threading.Event()
+        self.delay = delay
+        self.hold = hold
+        self.hold_left = hold_count
+        self.hold_keeps = hold_keeps
+
+    def _keep(self, parsed: EmailMessage, envelope: Any) -> None:
+        with self.lock:
+            self.messages.append(parsed)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = envelope.original_content or envelope.content
@@ -41,19 +60,48 @@ class _CollectingHandler:
         parsed = message_from_bytes(content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.messages.append(parsed)
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            hold = self.hold_left > 0
+            if hold:
+                self.hold_left -= 1
+                self.held_messages.append(parsed)
+        if hold:
+            if self.hold_keeps:
+                self._keep(parsed, envelope)
+            self.held.set()
+            await asyncio.sleep(self.hold)
+            return "250 Message accepted for delivery" if self.hold_keeps else "451 Try later"
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self._keep(parsed, envelope)
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
     """aiosmtpd ``Controller`` (its own thread and loop) collecting accepted messages."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        *,
+        delay: float = 0.0,
+        hold: float = 0.0,
+        hold_count: int = 0,
+        hold_keeps: bool = False,
+    ) -> None:
         self.host = host
         self.port = port if port is not None else free_port()
-        self._handler = _CollectingHandler()
+        self._handler = _CollectingHandler(delay, hold, hold_count, hold_keeps)
         self._controller: Controller | None = None
+
+    @property
+    def held(self) -> threading.Event:
+        return self._handler.held
+
+    @property
+    def held_messages(self) -> list[EmailMessage]:
+        with self._handler.lock:
+            return list(self._handler.held_messages)
 
     @property
     def messages(self) -> list[EmailMessage]:
