@@ -16,7 +16,7 @@ from __future__ import annotations
 from dialogs.actions import Action
 from dialogs.base import DialogCore, Line, yes_no
 from dialogs.ports import Product
-from dialogs.russian import inline_name, quantity_phrase
+from dialogs.russian import inline_name, phrase_name, quantity_phrase
 from nlu.types import Entity, Parse
 
 
@@ -81,7 +81,9 @@ class OrderTaking(DialogCore):
             return self._quantity(quantity, name_product=not named)
         if named:
             return self._prompt([self._say("utter_ask_quantity_only")], "quantity")
-        return self._prompt([self._say("utter_ask_quantity", product=product.name)], "quantity")
+        return self._prompt(
+            [self._say("utter_ask_quantity", product=phrase_name(product.name))], "quantity"
+        )
 
     def _article_failed(self, key: str = "utter_article_not_found") -> list[Action]:
         self.article_failures += 1
@@ -141,7 +143,9 @@ class OrderTaking(DialogCore):
         text = quantity_phrase(quantity, unit)
         if name_product and self.product is not None:
             say = self._say(
-                "utter_confirm_product_quantity", product=self.product.name, quantity=text
+                "utter_confirm_product_quantity",
+                product=phrase_name(self.product.name),
+                quantity=text,
             )
         else:
             say = self._say("utter_confirm_quantity", quantity=text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dialogs.actions import Action
 from dialogs.base import NO_KEYS, YES_KEYS, DialogCore, yes_no
-from dialogs.russian import inline_name, quantity_phrase
+from dialogs.russian import inline_name, phrase_name, quantity_phrase
 from nlu.types import Parse
 
 FIX_KEYS = {"1": "quantity", "2": "drop"}
@@ -114,7 +114,7 @@ class ReadBack(DialogCore):
         self.editing, self.product = index, line.product
         self.state = "quantity"
         return self._prompt(
-            [self._say("utter_ask_quantity", product=line.product.name)], "quantity"
+            [self._say("utter_ask_quantity", product=phrase_name(line.product.name))], "quantity"
         )
 
     def _read_back_keys(self, digits: str) -> list[Action]:

@@ -24,9 +24,15 @@ def quantity_phrase(number: int, unit: str = "штука", case: str = "accs") -
     return f"{number} {agree(number, unit, case)}"
 
 
+def phrase_name(name: str) -> str:
+    """A product name to put before a full stop: «Батарейки AA, 4 шт.» ➜ «… 4 шт»."""
+    return name.strip().rstrip(".").rstrip()
+
+
 def inline_name(name: str) -> str:
     """A product name inside a sentence: «Швабра с отжимом» ➜ «швабра с отжимом» (an
     abbreviation such as «LED-лампа» or «ООО» keeps its capitals)."""
+    name = phrase_name(name)
     if len(name) > 1 and name[0].isupper() and not name[1].isupper():
         return name[0].lower() + name[1:]
     return name
