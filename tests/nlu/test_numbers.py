@@ -300,3 +300,81 @@ def test_find_numbers_is_fast() -> None:
             find_numbers(text)
         best = min(best, (time.perf_counter() - started) / calls)
     assert best < 0.2e-3, f"find_numbers took {best * 1e6:.1f} µs per call"
+
+
+# ---------------------------------------------------------------------------------------
+# numbers as recognizers and people write them (issue 16)
+# ---------------------------------------------------------------------------------------
+
+WRITTEN_CASES: list[tuple[str, list[str]]] = [
+    # digits after a scale word fill its free slots
+    ("сто 23", ["123"]),
+    ("тысяча 135", ["1135"]),
+    ("2 тысячи 500", ["2500"]),
+    ("418 тысяч 531", ["418531"]),
+    ("двадцать 5", ["25"]),
+    ("сто 200", ["100", "200"]),  # no room left for 200
+    ("сто 023", ["100", "023"]),  # a leading zero is dictation
+    ("100 42", ["100", "42"]),  # two digit runs stay two numbers (the article reads both ways)
+    # тыща, сотни
+    ("тыща", ["1000"]),
+    ("две тыщи триста", ["2300"]),
+    ("три сотни", ["300"]),
+    ("пять сотен двадцать", ["520"]),
+    ("5 сотен", ["500"]),
+    ("пару сотен", ["200"]),
+    ("сотня", ["100"]),
+    ("сотни товаров", []),
+    ("тысяча миллионов", ["1000000000"]),
+    ("сто тридцать-пять", ["135"]),  # a hyphen between the words of one number
+    ("пять-шесть штук", ["5", "6"]),  # a range is two numbers
+    # полтора / с половиной: whole only before a multiplier
+    ("полторы тысячи", ["1500"]),
+    ("полтора миллиона", ["1500000"]),
+    ("полторы сотни", ["150"]),
+    ("две с половиной тысячи", ["2500"]),
+    ("полтора", ["1.5"]),
+    ("две с половиной", ["2.5"]),
+    # merged and misspelled number words
+    ("двадцатьпять", ["25"]),
+    ("стодвадцать три", ["123"]),
+    ("тристапятьдесят", ["350"]),
+    ("дветысячи", ["2000"]),
+    ("пятьдесять", ["50"]),
+    ("четыриста", ["400"]),
+    ("семсот", ["700"]),
+    ("девиносто", ["90"]),
+    ("двеннадцать", ["12"]),
+    ("двадцат пять", ["25"]),
+    ("пять тысячь", ["5000"]),
+    ("дви тисичи двадцить тре", ["2023"]),
+    # never a number out of a real word or a name
+    ("сорокин", []),
+    ("десятков", []),
+    ("семён", []),
+    ("спросите Семёна", []),
+    ("мне Двадцат", []),  # capitalised mid-sentence: a name
+    ("пятерка", []),
+    ("стой", []),
+    ("стоп двадцать", ["20"]),  # «стоп» is «сто» only where an article is expected
+    ("тре", []),  # three letters and no number beside it: not fixed
+]
+
+
+@pytest.mark.parametrize(("text", "values"), WRITTEN_CASES)
+def test_numbers_as_written(text: str, values: list[str]) -> None:
+    assert [s.value for s in find_numbers(text)] == values
+
+
+def test_fixed_spans_are_marked() -> None:
+    assert [s.fixed for s in find_numbers("двадцат пять, сто")] == [True, False]
+    assert find_numbers("полтора")[0].kind == "fraction"
+    assert parse_cardinal("полтора") is None
+    assert parse_cardinal("полторы тысячи") == 1500
+
+
+def test_hundred_homophones_only_before_a_number() -> None:
+    spans = find_numbers("стой двадцать три", hundred_homophones=True)
+    assert [(s.value, s.fixed) for s in spans] == [("123", True)]
+    assert find_numbers("стоп", hundred_homophones=True) == []
+    assert [s.value for s in find_numbers("стоп, двадцать", hundred_homophones=True)] == ["20"]
