@@ -7,7 +7,8 @@ are the same article when they differ only by
 - Unicode compatibility forms (NFKC: full-width digits, ligatures, non-breaking spaces),
 - Cyrillic letters that look like Latin ones (А/A, В/B, Е/E, К/K, М/M, Н/H, О/O, Р/P, С/C,
   Т/T, У/Y, Х/X, and the lower-case а, е, о, р, с, у, х, к, м, т, в, н, і, ј, ѕ, ԁ, ԛ, ԝ),
-- white space anywhere (``"12 34"`` is ``"1234"``),
+- white space anywhere (``"12 34"`` is ``"1234"``) and invisible format characters (zero-width
+  space, soft hyphen, byte-order mark),
 - the kind of dash (‐ ‑ ‒ – — ― − are ``-``).
 
 The key is used for the catalog's duplicate check and for look-ups; the catalog still stores
@@ -64,5 +65,5 @@ _LOOKALIKES = str.maketrans(
 def article_key(article: str) -> str:
     """The normalised comparison key of ``article`` (may be empty for blank input)."""
     text = unicodedata.normalize("NFKC", article).casefold()
-    text = "".join(text.split())
+    text = "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
     return text.translate(_LOOKALIKES)

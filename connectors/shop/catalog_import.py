@@ -6,6 +6,15 @@ work). Every following non-empty row is one item. The file is read and checked c
 before anything is written, and the catalog is then replaced in one transaction: a bad file
 leaves the old catalog untouched.
 
+Uploads are untrusted. :mod:`connectors.shop.xlsx_guard` first streams the whole archive with
+counters (shared strings, text, cells actually present, rows, elements, time) and refuses a
+bomb before openpyxl loads anything; the sheet is then streamed in read-only mode with its
+declared dimension ignored and only the needed columns built. One time budget covers both.
+Articles are compared by :func:`~connectors.shop.articles.article_key` (case, spaces and
+Latin/Cyrillic look-alikes do not matter: «A1», «А1» and «a 1» are one article, so a second
+one is a duplicate). A formula in a column that is read is refused with its cell, since its
+value is whatever the editor's Excel last computed.
+
 Errors are :class:`CatalogError` with a Russian message for the editor, plus language-neutral
 fields for programs: ``code``, ``row`` (1-based, as Excel shows it), ``column`` (the canonical
 column name) and, for duplicates, ``first_row``.
@@ -15,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import zipfile
+import time as clock
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -24,14 +34,19 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
+from connectors.shop.articles import article_key
+from connectors.shop.catalog_errors import CatalogError
 from connectors.shop.database import ShopDatabase
 from connectors.shop.records import CatalogItem
 from connectors.shop.schema import ARTICLE_MAX, NAME_MAX
+from connectors.shop.xlsx_guard import XlsxLimits, check_xlsx, out_of_time
 
-MAX_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 100_000
-UNPACKED_FACTOR = 20
-"""An .xlsx may unpack to at most this many times ``max_bytes`` (zip-bomb guard)."""
+__all__ = ["CatalogError", "XlsxLimits", "import_catalog", "read_catalog"]
+
+MAX_BYTES = XlsxLimits.max_bytes
+MAX_ROWS = XlsxLimits.max_rows
+HEADER_MAX_COLUMNS = 256
+"""Only the first this many columns are searched for the header names."""
 
 COL_ARTICLE = "Артикул"
 COL_NAME = "Наименование"
@@ -51,53 +66,8 @@ _HEADER_ALIASES = {
 }
 
 
-class CatalogError(Exception):
-    """A catalog file that cannot be imported; nothing was changed."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str,
-        row: int | None = None,
-        column: str | None = None,
-        first_row: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.row = row
-        self.column = column
-        self.first_row = first_row
-
-    def __str__(self) -> str:
-        return self.message
-
-
 def _where(row: int, column: str, letter: str) -> str:
     return f"строка {row}, столбец «{column}» ({letter})"
-
-
-def _check_file(path: Path, max_bytes: int) -> None:
-    if not path.is_file():
-        raise CatalogError("Файл каталога не найден.", code="not_found")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise CatalogError(
-            f"Файл слишком большой: {size} байт, допустимо не больше {max_bytes}.",
-            code="too_large",
-        )
-    if not zipfile.is_zipfile(path):
-        raise CatalogError(
-            "Это не файл Excel .xlsx (файл повреждён или другого формата).", code="not_xlsx"
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CatalogError("Это не файл Excel .xlsx (архив повреждён).", code="not_xlsx") from exc
-    if unpacked > max_bytes * UNPACKED_FACTOR:
-        raise CatalogError("Файл слишком большой в распакованном виде.", code="too_large")
 
 
 def _article_text(value: Any) -> str | None:
@@ -156,19 +126,61 @@ def _header_map(header: tuple[Any, ...]) -> dict[str, int]:
     return columns
 
 
-def _rows(path: Path) -> Generator[tuple[Any, ...], None, None]:
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a broken file
-        raise CatalogError(
-            "Не удалось открыть файл как книгу Excel .xlsx.", code="not_xlsx"
-        ) from exc
-    try:
-        if not workbook.worksheets:
+class _Sheet:
+    """The first sheet of a workbook opened read-only, its declared size ignored."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        except Exception as exc:  # openpyxl raises many kinds on a broken file
+            raise CatalogError(
+                "Не удалось открыть файл как книгу Excel .xlsx.", code="not_xlsx"
+            ) from exc
+        if not self.workbook.worksheets:
+            self.workbook.close()
             raise CatalogError("В книге нет ни одного листа.", code="empty_sheet")
-        yield from workbook.worksheets[0].iter_rows(values_only=True)
+        sheet = self.workbook.worksheets[0]
+        sheet.reset_dimensions()  # a file may declare A1:XFD1048576 and hold three cells
+        self.sheet = sheet
+
+    def rows(self, first: int, last: int | None, columns: int) -> Generator[tuple[Any, ...]]:
+        yield from self.sheet.iter_rows(min_row=first, max_row=last, max_col=columns)
+
+    def close(self) -> None:
+        self.workbook.close()
+
+
+def read_catalog(
+    path: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+    limits: XlsxLimits | None = None,
+) -> list[CatalogItem]:
+    """Read and fully check a catalog file; raise :class:`CatalogError` on any problem."""
+    path = Path(path)
+    limits = replace(limits or XlsxLimits(), max_bytes=max_bytes, max_rows=max_rows)
+    deadline = clock.monotonic() + limits.time_budget
+    check_xlsx(path, limits, deadline)
+    sheet = _Sheet(path)
+    try:
+        header = next(sheet.rows(1, 1, HEADER_MAX_COLUMNS), None)
+        values = tuple(c.value for c in header) if header else ()
+        if not values or all(_cell_text(v) is None for v in values):
+            raise CatalogError(
+                "Первый лист пуст: в первой строке должны быть заголовки столбцов.",
+                code="empty_sheet",
+                row=1,
+            )
+        columns = _header_map(values)
+        width = max(columns.values()) + 1
+        return _read_items(sheet.rows(2, None, width), columns, max_rows, deadline)
+    except CatalogError:
+        raise
+    except Exception as exc:  # a sheet that breaks while streaming is still a bad file
+        raise CatalogError("Файл Excel повреждён и не читается.", code="not_xlsx") from exc
     finally:
-        workbook.close()
+        sheet.close()
 
 
 def _cell(row: tuple[Any, ...], index: int | None) -> Any:
@@ -177,46 +189,42 @@ def _cell(row: tuple[Any, ...], index: int | None) -> Any:
     return row[index]
 
 
-def read_catalog(
-    path: Path, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
-) -> list[CatalogItem]:
-    """Read and fully check a catalog file; raise :class:`CatalogError` on any problem."""
-    path = Path(path)
-    _check_file(path, max_bytes)
-    rows = _rows(path)
-    try:
-        header = next(rows, None)
-        if header is None or all(_cell_text(v) is None for v in header):
-            raise CatalogError(
-                "Первый лист пуст: в первой строке должны быть заголовки столбцов.",
-                code="empty_sheet",
-                row=1,
-            )
-        columns = _header_map(header)
-        return _read_items(rows, columns, max_rows)
-    except CatalogError:
-        raise
-    except Exception as exc:  # a sheet that breaks while streaming is still a bad file
-        raise CatalogError("Файл Excel повреждён и не читается.", code="not_xlsx") from exc
-    finally:
-        rows.close()
+def _formula(cell: Any, row: int, column: str) -> None:
+    if getattr(cell, "data_type", None) == "f":
+        ref = f"{get_column_letter(cell.column)}{row}"
+        raise CatalogError(
+            f"В ячейке {ref} формула: {_where(row, column, get_column_letter(cell.column))}. "
+            "Сохраните в каталоге значения, а не формулы (Excel: «Вставить значения»).",
+            code="formula",
+            row=row,
+            column=column,
+        )
 
 
 def _read_items(
-    rows: Iterator[tuple[Any, ...]], columns: dict[str, int], max_rows: int
+    rows: Iterator[tuple[Any, ...]], columns: dict[str, int], max_rows: int, deadline: float
 ) -> list[CatalogItem]:
     a_index, n_index = columns[COL_ARTICLE], columns[COL_NAME]
     u_index = columns.get(COL_UNIT)
     a_letter, n_letter = get_column_letter(a_index + 1), get_column_letter(n_index + 1)
+    names = {a_index: COL_ARTICLE, n_index: COL_NAME}
+    if u_index is not None:
+        names[u_index] = COL_UNIT
     items: list[CatalogItem] = []
-    seen: dict[str, int] = {}
-    for row_number, row in enumerate(rows, start=2):
+    seen: dict[str, tuple[int, str]] = {}
+    for row_number, cells in enumerate(rows, start=2):
         if row_number - 1 > max_rows:
             raise CatalogError(
                 f"В файле больше {max_rows} строк с товарами.", code="too_many_rows", row=row_number
             )
+        if row_number % 256 == 0 and clock.monotonic() > deadline:
+            raise out_of_time()
+        row = tuple(getattr(c, "value", None) for c in cells)
         if all(_cell_text(v) is None for v in row):
             continue
+        for index, column in names.items():
+            if index < len(cells):
+                _formula(cells[index], row_number, column)
         try:
             article = _article_text(_cell(row, a_index))
         except TypeError:
@@ -242,14 +250,23 @@ def _read_items(
                 row=row_number,
                 column=COL_ARTICLE,
             )
-        if article in seen:
+        key = article_key(article)
+        if key in seen:
+            first_row, first = seen[key]
+            same = (
+                ""
+                if first == article
+                else f" (как «{first}»: регистр, пробелы и похожие русские и латинские буквы "
+                "не различаются)"
+            )
             raise CatalogError(
-                f"Артикул «{article}» повторяется: {_where(row_number, COL_ARTICLE, a_letter)}; "
-                f"впервые он встречается в строке {seen[article]}.",
+                f"Артикул «{article}» повторяется{same}: "
+                f"{_where(row_number, COL_ARTICLE, a_letter)}; "
+                f"впервые он встречается в строке {first_row}.",
                 code="duplicate_article",
                 row=row_number,
                 column=COL_ARTICLE,
-                first_row=seen[article],
+                first_row=first_row,
             )
         name = _cell_text(_cell(row, n_index))
         if name is None:
@@ -268,7 +285,7 @@ def _read_items(
                 column=COL_NAME,
             )
         unit = _cell_text(_cell(row, u_index)) or DEFAULT_UNIT
-        seen[article] = row_number
+        seen[key] = (row_number, article)
         items.append(CatalogItem(article=article, name=name, unit=unit[:32]))
     if not items:
         raise CatalogError("В файле есть заголовок, но нет ни одного товара.", code="no_rows")
@@ -276,13 +293,18 @@ def _read_items(
 
 
 async def import_catalog(
-    db: ShopDatabase, path: Path, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
+    db: ShopDatabase,
+    path: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+    limits: XlsxLimits | None = None,
 ) -> int:
     """Replace the catalog with the file's items; return how many were imported.
 
     Reading runs in a worker thread; on :class:`CatalogError` the old catalog stays.
     """
     items = await asyncio.to_thread(
-        read_catalog, Path(path), max_bytes=max_bytes, max_rows=max_rows
+        read_catalog, Path(path), max_bytes=max_bytes, max_rows=max_rows, limits=limits
     )
     return await db.replace_catalog(items)
