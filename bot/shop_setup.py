@@ -1,4 +1,10 @@
-"""Open the shop for the bot: database (demo on first run), outbox, ports for the dialogs."""
+"""Open the shop for the bot: database (demo on first run), outbox, order store, dialog ports.
+
+``open_shop`` connects and migrates; nothing is written yet. A server then calls
+``await shop.orders.start()`` (journal replay + recovery of crashed drafts) and runs
+``shop.orders.run(stop)`` beside the outbox loop; ``shop.close()`` finishes this process's
+leftover drafts, marks the worker stopped and disconnects.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from bot.config import Settings
 from connectors.shop.dadata import DadataNameCleaner
 from connectors.shop.database import ShopDatabase
 from connectors.shop.demo import create_demo_shop
+from connectors.shop.order_store import OrderStore
 from connectors.shop.outbox import Outbox
 from dialogs.policy import RESPONSES
 from dialogs.ports import NameVerdict, ShopPorts
@@ -37,10 +44,13 @@ class Shop:
     outbox: Outbox
     ports: ShopPorts
     dadata: DadataNameCleaner | None = None
+    orders: OrderStore | None = None
 
     async def close(self) -> None:
         if self.dadata is not None:
             await self.dadata.close()
+        if self.orders is not None:
+            await self.orders.close()
         await self.db.close()
 
 
@@ -71,7 +81,8 @@ async def open_shop(settings: Settings) -> Shop:
     )
     dadata = DadataNameCleaner(settings.dadata) if settings.dadata.token else None
     names = dadata if dadata is not None else OfflineNameCleaner()
-    return Shop(db, outbox, ShopPorts(catalog=db, customers=db, names=names), dadata)
+    ports = ShopPorts(catalog=db, customers=db, names=names)
+    return Shop(db, outbox, ports, dadata, OrderStore(db, settings.shop.orders))
 
 
 async def load_language(settings: Settings, shop: Shop) -> tuple[NluEngine, Responses]:

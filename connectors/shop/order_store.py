@@ -88,6 +88,7 @@ class OrderStore:
         self._journal_io = DbExecutor("journal", 1)
         self._last_revision = 0
         self._replay_lock = asyncio.Lock()
+        self._active = False  # wrote (or tried to write) as a worker: close() must sign off
 
     @property
     def worker_id(self) -> str:
@@ -125,6 +126,7 @@ class OrderStore:
         if not isinstance(order, OrderRecord):
             raise TypeError("OrderStore expects an OrderRecord")
         write = OrderWrite(self.call_key(call_id), self.worker_id, self._revision(), final, order)
+        self._active = True
         deadline = time.monotonic() + self.settings.retry_total
         delay = self.settings.retry_delay
         attempts = 0
@@ -213,6 +215,7 @@ class OrderStore:
 
     async def heartbeat(self) -> None:
         """Tell other workers this process is alive (also done by every draft write)."""
+        self._active = True
         await self.db.write(
             lambda conn: order_writes.touch_worker(conn, self.identity, schema.utc())
         )
@@ -275,6 +278,9 @@ class OrderStore:
         """At shutdown, after the calls ended: finish this process's leftover drafts with the
         recovered status (``finish_drafts``), mark the worker stopped; return those ids."""
         finished: list[int] = []
+        if not self._active:  # a command-line tool that never took an order
+            self._journal_io.shutdown()
+            return finished
         try:
             if finish_drafts:
                 finished = await self.db.write(
