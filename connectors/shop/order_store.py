@@ -54,7 +54,8 @@ class OrderNotSaved(Exception):
 
     def __init__(self, call_id: str, *, journaled: bool, cause: str) -> None:
         where = "kept in the order journal" if journaled else "NOT journaled either"
-        super().__init__(f"order of call {call_id!r} not saved in the database ({where})")
+        # no call id in the text: some PBXs put the caller's number in it
+        super().__init__(f"order not saved in the database ({where}; {cause})")
         self.call_id = call_id
         self.journaled = journaled
         self.cause = cause
