@@ -40,6 +40,26 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+class Replay:
+    """The entries of one locked replay file; :meth:`keep` leaves only some of them."""
+
+    def __init__(self, fd: int, writes: list[OrderWrite]) -> None:
+        self._fd = fd
+        self.writes = writes
+
+    def keep(self, left: list[OrderWrite]) -> None:
+        """Rewrite the file with the entries ``left`` (those not in the database yet)."""
+        data = b"".join(
+            json.dumps(w.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            + b"\n"
+            for w in left
+        )
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        os.write(self._fd, data)
+        os.fsync(self._fd)
+
+
 class OrderJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -99,7 +119,7 @@ class OrderJournal:
         return self._replay_files()
 
     @contextlib.contextmanager
-    def replaying(self, path: Path) -> Iterator[list[OrderWrite] | None]:
+    def replaying(self, path: Path) -> Iterator[Replay | None]:
         """Lock one replay file and read its entries; None when another process has it."""
         try:
             fd = os.open(path, os.O_RDWR)
@@ -125,7 +145,7 @@ class OrderJournal:
                 os.lseek(fd, 0, os.SEEK_SET)
                 os.write(fd, b"".join(line + b"\n" for line in good))
                 os.fsync(fd)
-            yield writes
+            yield Replay(fd, writes)
         finally:
             os.close(fd)
 

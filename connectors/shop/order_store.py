@@ -47,6 +47,8 @@ from connectors.shop.settings import OrderStoreSettings
 from connectors.shop.workers import WorkerIdentity
 
 log = logging.getLogger(__name__)
+REPLAY_GIVE_UP = 3
+"""Journal entries failing in a row after which a replay stops (the database is down)."""
 
 
 class OrderNotSaved(Exception):
@@ -188,21 +190,37 @@ class OrderStore:
             return done
 
     async def _replay_file(self, path: Path) -> int:
-        with self.journal.replaying(path) as writes:
-            if writes is None:
+        """Apply one replay file's entries. An entry that fails is kept for the next replay
+        and the others go on; after ``REPLAY_GIVE_UP`` failures in a row the database is
+        taken to be down and the rest is kept untried."""
+        with self.journal.replaying(path) as replay:
+            if replay is None:
                 return 0
             count = 0
-            try:
-                for write in writes:
+            left: list[OrderWrite] = []
+            failures = 0
+            error = ""
+            for index, write in enumerate(replay.writes):
+                if failures >= REPLAY_GIVE_UP:
+                    left.extend(replay.writes[index:])
+                    break
+                try:
                     await self.db.write(self._replayer(write))
-                    count += 1
-            except Exception as exc:
+                except Exception as exc:
+                    failures += 1
+                    error = _error_name(exc)
+                    left.append(write)
+                    continue
+                failures = 0
+                count += 1
+            if left:
+                replay.keep(left)
                 log.warning(
-                    "order journal replay stopped; will retry",
-                    extra={"error": _error_name(exc), "replayed": count, "left": len(writes)},
+                    "order journal replay incomplete; will retry",
+                    extra={"error": error, "replayed": count, "left": len(left)},
                 )
-                return count
-        await self._journal_io.run(self.journal.done, path)
+        if not left:
+            await self._journal_io.run(self.journal.done, path)
         if count:
             log.info("order journal replayed", extra={"entries": count})
         return count

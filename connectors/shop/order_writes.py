@@ -143,12 +143,17 @@ def _items(order_id: int, order: OrderRecord) -> list[dict[str, Any]]:
         {
             "order_id": order_id,
             "position": position,
-            "article": item.article,
-            "name": item.name,
+            "article": _short(item.article, schema.ARTICLE_MAX),
+            "name": _short(item.name, schema.NAME_MAX),
             "quantity": item.quantity,
         }
         for position, item in enumerate(order.items, start=1)
     ]
+
+
+def _short(text: str, limit: int = 64) -> str:
+    """PBX numbers and statuses are free text; the columns hold 64 characters."""
+    return text[:limit]
 
 
 def insert_order(
@@ -164,10 +169,10 @@ def insert_order(
     now_text = schema.utc_text(now)
     result = conn.execute(
         schema.bot_orders.insert().values(
-            caller=order.caller,
-            called=order.called,
+            caller=_short(order.caller),
+            called=_short(order.called),
             call_time=order.call_time.isoformat(),
-            status=str(order.status),
+            status=_short(str(order.status)),
             created_at=now_text,
             updated_at=now_text,
             call_key=call_key,
@@ -216,10 +221,10 @@ def apply_write(
             orders.update()
             .where(orders.c.id == order_id)
             .values(
-                caller=order.caller,
-                called=order.called,
+                caller=_short(order.caller),
+                called=_short(order.called),
                 call_time=order.call_time.isoformat(),
-                status=str(order.status),
+                status=_short(str(order.status)),
                 updated_at=schema.utc_text(now),
                 worker_id=write.worker_id,
                 state=schema.STATE_FINAL if write.final else schema.STATE_DRAFT,
@@ -308,7 +313,9 @@ def recover_drafts(
                 orders.c.state == schema.STATE_DRAFT,
                 orders.c.revision == draft.revision,
             )
-            .values(state=schema.STATE_FINAL, status=status, updated_at=schema.utc_text(now))
+            .values(
+                state=schema.STATE_FINAL, status=_short(status), updated_at=schema.utc_text(now)
+            )
         )
         if done.rowcount == 1:
             enqueue_email(conn, int(draft.id), now)
@@ -329,7 +336,9 @@ def finish_own_drafts(
         conn.execute(
             orders.update()
             .where(orders.c.id == order_id, orders.c.state == schema.STATE_DRAFT)
-            .values(state=schema.STATE_FINAL, status=status, updated_at=schema.utc_text(now))
+            .values(
+                state=schema.STATE_FINAL, status=_short(status), updated_at=schema.utc_text(now)
+            )
         )
         enqueue_email(conn, order_id, now)
     return ids

@@ -45,8 +45,8 @@ class OrderItem:
             raise ValueError("OrderItem.name must be a string")
         if isinstance(self.quantity, bool) or not isinstance(self.quantity, int):
             raise ValueError("OrderItem.quantity must be an int")
-        if self.quantity < 1:
-            raise ValueError("OrderItem.quantity must be at least 1")
+        if not 1 <= self.quantity <= 2**31 - 1:
+            raise ValueError("OrderItem.quantity must be between 1 and 2**31 - 1")
 
 
 @dataclass(frozen=True, slots=True)
