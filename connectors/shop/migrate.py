@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--url", default=os.environ.get("BOT_SHOP__URL", DEFAULT_URL), help="SQLAlchemy URL"
     )
-    parser.add_argument("action", choices=["upgrade", "current", "head"], default="upgrade")
+    parser.add_argument(
+        "action", nargs="?", choices=["upgrade", "current", "head"], default="upgrade"
+    )
     args = parser.parse_args(argv)
     if args.action == "head":
         print(head_revision())
