@@ -195,10 +195,17 @@ class TurnTimed(CallEvent):
 class BargedIn(CallEvent):
     type: ClassVar[str] = "barge_in"
     latency_s: float  # the caller's voice onset ➜ the bot's audio stopped
-    false: bool = False  # it was noise: the interrupted prompt was played again
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "latency_s": round(self.latency_s, 4), "false": self.false}
+        return {"type": self.type, "latency_s": round(self.latency_s, 4)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptReplayed(CallEvent):
+    """A barge-in that was only a noise (it transcribed as nothing): the cut prompt again."""
+
+    type: ClassVar[str] = "prompt_replayed"
+    reason: str = "false_barge_in"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

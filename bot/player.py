@@ -29,9 +29,15 @@ class Phrase:
 
 class Player:
     def __init__(
-        self, transport: CallTransport, *, pace: bool = True, lead_frames: int = 2
+        self,
+        transport: CallTransport,
+        *,
+        pace: bool = True,
+        lead_frames: int = 2,
+        on_phrase_start: Callable[[float], None] | None = None,
     ) -> None:
         self.transport = transport
+        self.on_phrase_start = on_phrase_start  # every phrase's first frame (wall time)
         self.pace = pace
         self.lead = lead_frames * FRAME_MS / 1000
         self._queue: collections.deque[Phrase] = collections.deque()
@@ -80,16 +86,22 @@ class Player:
     async def drained(self) -> None:
         await self._idle.wait()
 
-    async def barge_in(self) -> bool:
-        """Stop an interruptible phrase now and drop the queued interruptible ones."""
+    async def barge_in(self) -> list[Phrase] | None:
+        """Stop an interruptible phrase now and drop the queued interruptible ones.
+
+        Returns what was cut off (the current phrase, whole, then the dropped ones), so it can
+        be played again if the "caller" was a noise; ``None`` when nothing could be stopped.
+        """
         if not self.playing or not self.interruptible:
-            return False
+            return None
+        cut = [self._current] if self._current is not None else []
+        cut += [p for p in self._queue if p.interruptible]
         self._stop = self._current is not None
         self._queue = collections.deque(p for p in self._queue if not p.interruptible)
         if self._current is None and not self._queue:
             self._idle.set()
         await self.transport.clear()
-        return True
+        return cut
 
     async def _run(self) -> None:
         next_at = time.monotonic()
@@ -109,8 +121,11 @@ class Player:
                 await self.transport.play(frame)
                 self.frames_sent += 1
                 sent = time.monotonic()
-                if index == 0 and phrase.on_start is not None:
-                    phrase.on_start(sent)
+                if index == 0:
+                    if self.on_phrase_start is not None:
+                        self.on_phrase_start(sent)
+                    if phrase.on_start is not None:
+                        phrase.on_start(sent)
                 if index > 0 and self.pace and sent > self._buffered_until:
                     self.underruns += 1
                 self._buffered_until = max(self._buffered_until, sent) + FRAME_MS / 1000

@@ -87,6 +87,11 @@ class Router:
                 return route
         return None
 
+    def label_for(self, info: CallInfo) -> str:
+        """Which route a call took, for events and metrics: ``routes[N]``, or ``""`` (none)."""
+        route = self.route_for(info)
+        return f"routes[{self.routes.index(route)}]" if route is not None else ""
+
     def dialog_for(self, info: CallInfo) -> DialogSettings:
         route = self.route_for(info)
         settings = self.base

@@ -26,10 +26,11 @@ from pathlib import Path
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from bot.call_log import CallLog
 from bot.config import Settings
 from bot.edge import add_protected, edge_middleware
 from bot.routing import Managers, Router
-from bot.session import CallLog, CallSession
+from bot.session import CallSession
 from bot.shop_setup import Shop, open_shop
 from bot.telphin_app import TelphinCase2
 from bot.tools.mail_sink import start_mail_sink
@@ -72,7 +73,8 @@ class BotServer:
             await transport.transfer(self.settings.dialog.operator)
             return
         dialog = self.router.dialog_for(transport.info)
-        session = CallSession(transport, self.services, dialog=dialog)
+        route = self.router.label_for(transport.info)
+        session = CallSession(transport, self.services, dialog=dialog, route=route)
         self.sessions.add(session)
         self.calls_total += 1
         started = time.monotonic()

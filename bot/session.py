@@ -1,12 +1,20 @@
-"""One phone call: audio in ➜ VAD ➜ ASR ➜ NLU ➜ policy ➜ TTS ➜ audio out.
+"""One phone call: audio in ➜ end of phrase ➜ ASR ➜ NLU ➜ the action runner ➜ TTS ➜ audio out.
 
-Keypad digits arrive beside speech (ended by ``#`` or a pause). Caller speech or keys during
-an interruptible prompt stop it (barge-in) as soon as the VAD has heard ``min_speech_ms`` of
-voice; speech over a non-interruptible prompt is ignored (keys are kept as input). An
-engine or database failure hands the call to a person (the policy saves the order). No
-answer within the no-input timeout is a ``Silence`` for the policy (which re-prompts, then
-hands off). Every call has a maximum length, and a call whose PBX stops sending frames for
-``voice.idle_timeout`` is over. The session keeps a transcript with the timings of every turn.
+The caller's side (VAD, keypad digits, barge-in, the end of the line) is
+:mod:`bot.turn_input`; outgoing audio is :mod:`bot.player`; the policy's actions are carried
+out by :mod:`bot.action_runner`, for which this session is the :class:`Effects` port (say =
+synthesize and queue the audio, listen, caller name, transfer, hang up). Everything that
+happens is a call event on the session's bus (:mod:`bot.events`): the transcript
+(:class:`~bot.call_log.CallLog`), the server's metrics and simulated callers subscribe.
+
+The session's state is published as ``state`` events: ``thinking`` (recognising, deciding,
+synthesizing), ``speaking`` (a phrase's first frame went out), ``listening`` (the prompt has
+played out: the caller's turn, and the no-input timer runs).
+
+Failures never leave the caller alone: an engine or database failure, or a recognition that
+takes longer than ``voice.asr.timeout_s``, hands the call to a person (the policy saves the
+order so far). A barge-in that transcribes as nothing (a cough, a noise) plays the cut prompt
+again and is not the caller's silence. Every call has a maximum length.
 
 Timing of a turn (``TurnTiming``): ``eop_wait`` from the caller's last voiced audio to the
 end-of-phrase decision, ``asr``, ``nlu_policy``, ``tts`` (synthesis of the first reply) and
@@ -19,91 +27,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Awaitable
 
+from bot.action_runner import ActionRunner
 from bot.call_context import context_for
-from bot.orders import save_order
-from bot.player import Phrase, Player
-from bot.voice import VoiceServices
-from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn, ProtocolError
-from dialogs.actions import (
-    Action,
-    CallerHungUp,
-    CallStarted,
-    Event,
-    HandOff,
-    Hangup,
-    KeysPressed,
-    Listen,
-    Say,
-    SetCallerName,
-    Silence,
-    SubmitOrder,
-    Transfer,
-    UserSaid,
+from bot.call_log import CallLog
+from bot.events import (
+    CallEvent,
+    EngineFailed,
+    EventBus,
+    PromptReplayed,
+    StateChanged,
+    Subscriber,
+    TurnTimed,
+    TurnTiming,
 )
+from bot.player import Phrase, Player
+from bot.turn_input import Gone, HandOffNow, Keys, NoAnswer, Spoken, TurnInput, TurnItem
+from bot.voice import VoiceServices
+from connectors.pbx.transport import CallTransport, ProtocolError
 from dialogs.config import DialogSettings
 from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
 from speech.asr import Hints
-from speech.vad import NoInput, PhraseEnded, SpeechStarted
+from speech.errors import EngineTimeout, SpeechError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class TurnTiming:
-    at: float  # seconds since the call started
-    source: str  # "speech" | "dtmf" | "silence" | "hangup"
-    text: str = ""
-    intent: str = ""
-    speech_s: float = 0.0
-    eop_wait_s: float = 0.0
-    asr_s: float = 0.0
-    nlu_policy_s: float = 0.0
-    tts_s: float = 0.0
-    gap_s: float | None = None  # None when the bot did not answer with audio
-    barge_in: bool = False
-    _last_voice: float = 0.0  # wall clock (monotonic) of the last voiced audio
-
-
-@dataclass(slots=True)
-class CallLog:
-    call_id: str
-    connector: str
-    started: float
-    turns: list[TurnTiming] = field(default_factory=list)
-    bot: list[dict[str, Any]] = field(default_factory=list)  # what the bot said and did
-    barge_ins: list[float] = field(default_factory=list)  # onset ➜ playback stopped, seconds
-    end_reason: str = ""
-    order_ids: list[int] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        turns = []
-        for t in self.turns:
-            data = asdict(t)
-            data.pop("_last_voice")
-            turns.append({k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()})
-        return {
-            "call_id": self.call_id,
-            "connector": self.connector,
-            "turns": turns,
-            "bot": self.bot,
-            "barge_ins": [round(b, 4) for b in self.barge_ins],
-            "end_reason": self.end_reason,
-            "order_ids": self.order_ids,
-        }
-
-
-@dataclass(slots=True)
-class _Item:
-    kind: str  # "phrase" | "dtmf" | "silence" | "hangup" | "handoff"
-    phrase: PhraseEnded | None = None
-    digits: str = ""
-    last_voice: float = 0.0  # wall clock of the caller's last voiced audio
-    barge_in: bool = False
-    reason: str = ""  # "handoff": why
+GOODBYE_WAIT_S = 2.0  # past the audio still queued, the longest a goodbye may hold the line
 
 
 class CallSession:
@@ -114,60 +64,83 @@ class CallSession:
         *,
         dialog: DialogSettings | None = None,
         pace: bool = True,
+        route: str = "",
     ) -> None:
         self.transport = transport
         self.services = services
         self.voice = services.voice
+        self.route = route
         info = transport.info
         self.context = context_for(info)
+        self.bus = EventBus(info.call_id)
+        self.log = CallLog(info.call_id, info.connector, self.bus.started)
+        self.bus.subscribe(self.log.record)
         settings = dialog or services.settings.dialog
-        self.policy = DialogPolicy(self.context, services.shop.ports, services.responses, settings)
-        self.player = Player(transport, pace=pace)
-        self.detector = services.detector()
+        policy = DialogPolicy(self.context, services.ports, services.responses, settings)
+        self.runner = ActionRunner(policy, self, services.orders, self.bus)
+        self.player = Player(transport, pace=pace, on_phrase_start=self._on_phrase_start)
+        self.input = TurnInput(transport, services.detector(), self.player, self.voice, self.bus)
         self.expect: Expect = "menu"
-        self.listening = asyncio.Event()  # the bot has finished talking and waits
-        self.log = CallLog(info.call_id, info.connector, time.monotonic())
-        self._inbox: asyncio.Queue[_Item] = asyncio.Queue()
-        self._dtmf = ""
-        self._dtmf_timer: asyncio.TimerHandle | None = None
-        self._drop_phrase = False
-        self._speech_barged = False
-        self._onset_wall = 0.0
-        self._ended = False
+        self.state = ""
+        self.end_reason = ""
+        self._turn: TurnTiming | None = None  # the caller turn waiting for the bot's answer
+        self._turn_voice = 0.0  # wall clock of that turn's last voiced audio (0: not speech)
+        self._first_say = False  # the next Say is the first answer to self._turn
+        self._engine_failed = ""  # "tts" when synthesis failed: hand the call to a person
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.bus.subscribe(subscriber)
+
+    def hand_off(self, reason: str) -> None:
+        """Ask the session to transfer the caller to a person now (e.g. server shutdown)."""
+        self.input.put(HandOffNow(reason))
 
     # -- the call --------------------------------------------------------------------------
 
     async def run(self) -> CallLog:
         self.player.start()
-        reader = asyncio.create_task(self._read(), name=f"read-{self.context.call_id}")
+        reader = asyncio.create_task(self.input.run(), name=f"read-{self.context.call_id}")
         try:
-            await self._step(CallStarted(), None)
-            deadline = self.log.started + self.voice.max_call_seconds
-            while not self._ended:
+            self._set_state("thinking")
+            await self.runner.start(route=self.route)
+            deadline = self.bus.started + self.voice.max_call_seconds
+            while not self.runner.ended:
+                await self._after_failure()
+                if self.runner.ended:
+                    break
                 item = await self._next_item(deadline)
                 if item is None:
-                    await self._step(HandOff("max_call_length"), None)
+                    await self.runner.hand_off("max_call_length")
                     break
-                self.listening.clear()
+                self._set_state("thinking")
                 await self._handle(item)
-        except Exception:
+        except Exception as exc:
             # an engine or database failure must not lose the caller or the order: the
             # policy hands the call to a person and saves what was confirmed
-            log.exception("call session failed", extra={"call_id": self.context.call_id})
-            self.log.end_reason = "error"
+            timeout = isinstance(exc, EngineTimeout)
+            if not timeout:
+                log.exception("call session failed", extra={"call_id": self.context.call_id})
+            self.end_reason = "recognition_timeout" if timeout else "error"
             with contextlib.suppress(Exception):
-                await self._step(HandOff("error"), None)
+                reason = "recognition_timeout" if timeout else "error"
+                await self.runner.hand_off(reason)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            if self._dtmf_timer is not None:
-                self._dtmf_timer.cancel()
+            self.input.close()
             await self.player.close()
+            self._close_turn()
+            self.runner.end(self.end_reason or "caller_hangup")
         return self.log
 
-    async def _next_item(self, deadline: float) -> _Item | None:
+    async def _after_failure(self) -> None:
+        if self._engine_failed and not self.runner.ended:
+            self.end_reason = f"{self._engine_failed}_failed"
+            await self.runner.hand_off("engine_error")
+
+    async def _next_item(self, deadline: float) -> TurnItem | None:
         """The caller's next input; once the prompt has played out, the caller's turn starts."""
-        get = asyncio.create_task(self._inbox.get())
+        get = asyncio.create_task(self.input.items.get())
         try:
             if self.player.playing:
                 drained = asyncio.create_task(self.player.drained())
@@ -184,192 +157,138 @@ class CallSession:
         finally:
             if not get.done():
                 get.cancel()
+            self.input.stop_listening()
 
     def _start_listening(self) -> None:
         vad = self.voice.vad
-        silence = vad.end_silence_ms.get(self.expect, vad.default_end_silence_ms)
-        self.detector.start_turn(end_silence_ms=silence, no_input_ms=vad.no_input_ms)
-        self.listening.set()
+        self.input.start_turn(vad.end_silence_ms.get(self.expect, vad.default_end_silence_ms))
+        self._set_state("listening")
 
-    def hand_off(self, reason: str) -> None:
-        """Ask the session to transfer the caller to a person now (e.g. server shutdown)."""
-        self._inbox.put_nowait(_Item("handoff", reason=reason))
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.bus.publish(StateChanged(state=state))
 
-    async def _handle(self, item: _Item) -> None:
-        now = time.monotonic()
-        if item.kind == "handoff":
-            await self._step(HandOff(item.reason), None)
-            return
-        if item.kind == "hangup":
-            timing = TurnTiming(now - self.log.started, "hangup")
-            await self._step(CallerHungUp(), timing)
-            self._ended = True
-            self.log.end_reason = self.log.end_reason or "caller_hangup"
-            return
-        if item.kind == "dtmf":
-            timing = TurnTiming(now - self.log.started, "dtmf", text=item.digits)
-            await self._step(KeysPressed(item.digits), timing)
-            return
-        if item.kind == "silence":
-            await self._step(Silence(), TurnTiming(now - self.log.started, "silence"))
-            return
+    def _on_phrase_start(self, wall: float) -> None:
+        self._set_state("speaking")
+
+    # -- one input ---------------------------------------------------------------------------
+
+    async def _handle(self, item: TurnItem) -> None:
+        now = self.bus.now()
+        if isinstance(item, HandOffNow):
+            await self.runner.hand_off(item.reason)
+        elif isinstance(item, Gone):
+            self._open_turn(TurnTiming(now, "hangup"))
+            self.end_reason = self.end_reason or item.reason
+            await self.runner.caller_hung_up()
+        elif isinstance(item, Keys):
+            self._open_turn(TurnTiming(now, "dtmf", text=item.digits))
+            await self._timed(self.runner.keys(item.digits))
+        elif isinstance(item, NoAnswer):
+            self._open_turn(TurnTiming(now, "silence"))
+            await self._timed(self.runner.silence())
+        else:
+            await self._spoken(item, now)
+
+    async def _spoken(self, item: Spoken, now: float) -> None:
         phrase = item.phrase
-        assert phrase is not None
         timing = TurnTiming(
-            now - self.log.started,
+            now,
             "speech",
             speech_s=(phrase.last_voice_ms - phrase.speech_start_ms) / 1000,
             eop_wait_s=(phrase.end_ms - phrase.last_voice_ms) / 1000,
             barge_in=item.barge_in,
-            _last_voice=item.last_voice,
         )
         started = time.perf_counter()
-        transcript = await self.services.recognizer.transcribe(phrase.audio, Hints(self.expect))
+        try:
+            transcript = await self.services.recognizer.transcribe(phrase.audio, Hints(self.expect))
+        except EngineTimeout:
+            self.bus.publish(EngineFailed(engine="asr", reason="timeout"))
+            log.warning("recognition timed out", extra={"call_id": self.context.call_id})
+            raise
+        except Exception:
+            self.bus.publish(EngineFailed(engine="asr", reason="error"))
+            raise
         timing.asr_s = time.perf_counter() - started
         timing.text = transcript.text.strip()
         if not timing.text:
-            return  # noise: keep listening
+            if item.interrupted:  # a cough or a noise stopped the prompt: play it again
+                for cut in item.interrupted:
+                    self.player.enqueue(Phrase(cut.audio, cut.interruptible))
+                self.bus.publish(PromptReplayed())
+            return  # noise: not a turn, not a silence; keep listening
+        self._open_turn(timing, last_voice=item.last_voice)
         started = time.perf_counter()
-        parse = self.services.nlu.parse(timing.text)
+        parse = self.services.nlu.parse(timing.text, self.runner.expect)
         timing.intent = parse.intent
-        await self._step(UserSaid(parse), timing, started)
+        parse_s = time.perf_counter() - started
+        await self._timed(self.runner.said(parse, source="speech"), parse_s)
 
-    # -- actions ---------------------------------------------------------------------------
+    async def _timed(self, step: Awaitable[list[CallEvent]], parse_s: float = 0.0) -> None:
+        """Run a runner step; the turn's ``nlu_policy`` is the parse plus the policy step."""
+        turn = self._turn
+        await step
+        if turn is not None:
+            turn.nlu_policy_s = parse_s + self.runner.policy_s
 
-    async def _step(
-        self, event: Event, timing: TurnTiming | None, started: float | None = None
-    ) -> None:
-        started = started if started is not None else time.perf_counter()
-        actions = await self.policy.step(event)
-        if timing is not None:
-            timing.nlu_policy_s = time.perf_counter() - started
-            self.log.turns.append(timing)
-        first_say = True
-        for action in actions:
-            await self._apply(action, timing if first_say else None)
-            if isinstance(action, Say):
-                first_say = False
+    def _open_turn(self, timing: TurnTiming, *, last_voice: float = 0.0) -> None:
+        self._close_turn()
+        self._turn, self._turn_voice, self._first_say = timing, last_voice, True
 
-    async def _apply(self, action: Action, timing: TurnTiming | None) -> None:
-        call_t = round(time.monotonic() - self.log.started, 3)
-        if isinstance(action, Say):
-            self.log.bot.append({"t": call_t, "say": action.text, "key": action.key})
-            started = time.perf_counter()
-            audio = await self.services.synthesizer.synthesize(action.text)
-            if timing is not None:
-                timing.tts_s = time.perf_counter() - started
-            on_start = None
-            if timing is not None and timing._last_voice:
-                turn = timing
-
-                def on_start(wall: float) -> None:
-                    turn.gap_s = wall - turn._last_voice
-
-            self.player.enqueue(
-                Phrase(audio.resample(self.transport.rate), action.interruptible, on_start)
-            )
-        elif isinstance(action, Listen):
-            self.expect = action.expect
-        elif isinstance(action, SetCallerName):
-            self.log.bot.append({"t": call_t, "caller_name": action.name})
-            await self.transport.set_caller_name(action.name)
-        elif isinstance(action, SubmitOrder):
-            order_id = await save_order(self.services.shop.db, action.order)
-            self.log.order_ids.append(order_id)
-            self.log.bot.append({"t": call_t, "order": order_id, "status": action.order.status})
-        elif isinstance(action, Transfer | Hangup):
-            await self._finish_with(action)
-
-    async def _finish_with(self, action: Transfer | Hangup) -> None:
-        # let the goodbye / transfer notice play out, but never wait forever
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.player.drained(), self.player.remaining_s + 2.0)
-        self._ended = True
-        call_t = round(time.monotonic() - self.log.started, 3)
-        if isinstance(action, Transfer):
-            self.log.bot.append({"t": call_t, "transfer": action.target, "reason": action.reason})
-            self.log.end_reason = f"transfer:{action.reason}"
-            with contextlib.suppress(ConnectionError, ProtocolError):
-                await self.transport.transfer(action.target)
-        else:
-            self.log.bot.append({"t": call_t, "hangup": True})
-            self.log.end_reason = "bot_hangup"
-            with contextlib.suppress(ConnectionError, ProtocolError):
-                await self.transport.hangup()
-
-    # -- inbound audio and keys --------------------------------------------------------------
-
-    async def _read(self) -> None:
-        """Inbound events until the call is gone; silence on the wire for ``idle_timeout``
-        (a peer that stopped sending) counts as a hang-up."""
-        events = aiter(self.transport.events())
-        try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(anext(events), self.voice.idle_timeout)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    self.log.end_reason = "idle"
-                    break
-                if isinstance(event, AudioIn):
-                    await self._on_audio(event)
-                elif isinstance(event, DtmfIn):
-                    await self._on_digit(event.digit)
-                elif isinstance(event, HangupIn):
-                    break
-        except ProtocolError:
-            self.log.end_reason = "protocol_error"  # the connector logged it
-        except (ConnectionError, asyncio.IncompleteReadError):
-            self.log.end_reason = "connection_lost"
-        except Exception:
-            log.exception("reading the call failed", extra={"call_id": self.context.call_id})
-            self.log.end_reason = "error"
-        finally:
-            self._inbox.put_nowait(_Item("hangup"))
-
-    async def _on_audio(self, event: AudioIn) -> None:
-        wall = time.monotonic()
-        for vad_event in self.detector.feed(event.audio):
-            if isinstance(vad_event, SpeechStarted):
-                self._onset_wall = wall - (self.detector.now_ms - vad_event.at_ms) / 1000
-                self._speech_barged = False
-                self._drop_phrase = False
-                if self.player.playing:
-                    if self.voice.barge_in and self.player.interruptible:
-                        if await self.player.barge_in():
-                            self._speech_barged = True
-                            self.log.barge_ins.append(time.monotonic() - self._onset_wall)
-                    else:
-                        self._drop_phrase = True
-            elif isinstance(vad_event, PhraseEnded):
-                if self._drop_phrase:
-                    self._drop_phrase = False
-                    continue
-                last_voice = wall - (self.detector.now_ms - vad_event.last_voice_ms) / 1000
-                self._inbox.put_nowait(
-                    _Item("phrase", vad_event, last_voice=last_voice, barge_in=self._speech_barged)
-                )
-            elif isinstance(vad_event, NoInput) and self.listening.is_set():
-                self._inbox.put_nowait(_Item("silence"))
-
-    async def _on_digit(self, digit: str) -> None:
-        if self.voice.barge_in and self.player.playing and self.player.interruptible:
-            await self.player.barge_in()
-        if self.listening.is_set():
-            self.detector.start_turn()  # the caller is keying in: not a silence
-        if self._dtmf_timer is not None:
-            self._dtmf_timer.cancel()
-            self._dtmf_timer = None
-        if digit == "#":
-            self._flush_dtmf()
+    def _close_turn(self, turn: TurnTiming | None = None) -> None:
+        """Publish the open turn's timings (``turn``: only if that one is still open)."""
+        if self._turn is None or (turn is not None and turn is not self._turn):
             return
-        self._dtmf += digit
-        loop = asyncio.get_running_loop()
-        self._dtmf_timer = loop.call_later(self.voice.dtmf_timeout, self._flush_dtmf)
+        self.bus.publish(TurnTimed(timing=self._turn))
+        self._turn = None
 
-    def _flush_dtmf(self) -> None:
-        self._dtmf_timer = None
-        if self._dtmf:
-            self._inbox.put_nowait(_Item("dtmf", digits=self._dtmf))
-            self._dtmf = ""
+    # -- Effects: what the runner asks of the voice ------------------------------------------
+
+    async def say(self, text: str, key: str, interruptible: bool) -> None:
+        turn = self._turn if self._first_say else None
+        self._first_say = False
+        started = time.perf_counter()
+        try:
+            audio = await self.services.synthesizer.synthesize(text)
+        except SpeechError as exc:
+            reason = "timeout" if isinstance(exc, EngineTimeout) else "error"
+            self.bus.publish(EngineFailed(engine="tts", reason=reason))
+            log.warning("synthesis failed", extra={"call_id": self.context.call_id})
+            self._engine_failed = "tts"
+            return
+        on_start = None
+        if turn is not None:
+            turn.tts_s = time.perf_counter() - started
+            voice = self._turn_voice
+
+            def on_start(wall: float) -> None:
+                if voice:
+                    turn.gap_s = wall - voice
+                self._close_turn(turn)
+
+        self.player.enqueue(Phrase(audio.resample(self.transport.rate), interruptible, on_start))
+
+    async def listen(self, expect: Expect) -> None:
+        self.expect = expect
+
+    async def set_caller_name(self, name: str) -> None:
+        with contextlib.suppress(ConnectionError, ProtocolError):
+            await self.transport.set_caller_name(name)
+
+    async def transfer(self, target: str, reason: str) -> None:
+        await self._let_it_play_out()
+        self.end_reason = self.end_reason or f"transfer:{reason}"
+        with contextlib.suppress(ConnectionError, ProtocolError):
+            await self.transport.transfer(target)
+
+    async def hang_up(self) -> None:
+        await self._let_it_play_out()
+        self.end_reason = self.end_reason or "bot_hangup"
+        with contextlib.suppress(ConnectionError, ProtocolError):
+            await self.transport.hangup()
+
+    async def _let_it_play_out(self) -> None:
+        """The goodbye / transfer notice plays out, but never holds the line for ever."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.player.drained(), self.player.remaining_s + GOODBYE_WAIT_S)

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.action_runner import ActionRunner
 from bot.call_context import context_for
+from bot.events import EventBus, Subscriber
 from bot.routing import Router
 from bot.voice import VoiceServices
 from connectors.pbx.telphin import TelphinReply, TelphinRequest
 from connectors.pbx.transport import CallInfo
-from dialogs.actions import CallStarted, Say, SetCallerName, SubmitOrder, Transfer
+from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class TelphinCase2:
         self.router = router
         self.sounds = sounds
         self.public_url = public_url.rstrip("/")
+        self.subscribers: list[Subscriber] = []  # every request's call events (metrics, …)
         sounds.mkdir(parents=True, exist_ok=True)
 
     async def decide(self, request: TelphinRequest) -> TelphinReply:
@@ -45,23 +48,18 @@ class TelphinCase2:
         if settings.scenario not in ("greeting", "status_only"):
             settings = dataclasses.replace(settings, scenario="greeting")
         policy = DialogPolicy(
-            context_for(info), self.services.shop.ports, self.services.responses, settings
+            context_for(info), self.services.ports, self.services.responses, settings
         )
-        caller_name: str | None = None
-        sounds: list[str] = []
-        transfer: str | None = None
-        for action in await policy.step(CallStarted()):
-            if isinstance(action, SetCallerName):
-                caller_name = action.name
-            elif isinstance(action, Say):
-                sounds.append(await self.publish(action.text))
-            elif isinstance(action, Transfer) and action.reason not in SCHEME_CONTINUES:
-                transfer = action.target
-            elif isinstance(action, SubmitOrder):  # not in these scenarios; never lose one
-                from bot.orders import save_order
-
-                await save_order(self.services.shop.db, action.order)
-        return TelphinReply(caller_name=caller_name, play_urls=sounds, transfer_to=transfer)
+        bus = EventBus(info.call_id)
+        for subscriber in self.subscribers:
+            bus.subscribe(subscriber)
+        effects = TelphinEffects(self)
+        runner = ActionRunner(policy, effects, self.services.orders, bus)
+        await runner.start(route=self.router.label_for(info))
+        runner.end(f"transfer:{effects.reason}" if effects.reason else "scheme_continues")
+        return TelphinReply(
+            caller_name=effects.caller_name, play_urls=effects.sounds, transfer_to=effects.target
+        )
 
     async def publish(self, text: str) -> str:
         """Synthesize ``text`` (8 kHz WAV, what telephony plays) and return its public URL."""
@@ -78,3 +76,30 @@ class TelphinCase2:
 
     def sound_route(self) -> web.AbstractRouteDef:
         return web.static("/tts", self.sounds, show_index=False)
+
+
+class TelphinEffects:
+    """Call Interactive answers once per request: what the runner does becomes the reply."""
+
+    def __init__(self, app: TelphinCase2) -> None:
+        self.app = app
+        self.caller_name: str | None = None
+        self.sounds: list[str] = []
+        self.target: str | None = None
+        self.reason = ""
+
+    async def say(self, text: str, key: str, interruptible: bool) -> None:
+        self.sounds.append(await self.app.publish(text))
+
+    async def listen(self, expect: Expect) -> None:
+        return None  # no audio comes back over Call Interactive
+
+    async def set_caller_name(self, name: str) -> None:
+        self.caller_name = name
+
+    async def transfer(self, target: str, reason: str) -> None:
+        if reason not in SCHEME_CONTINUES:  # greeting/status done: the PBX scheme goes on
+            self.target, self.reason = target, reason
+
+    async def hang_up(self) -> None:
+        return None

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.action_runner import Orders
 from bot.config import Settings
+from bot.order_port import DatabaseOrders
 from bot.shop_setup import Shop, load_language
 from bot.voice_settings import TtsSettings, VoiceSettings
+from dialogs.ports import ShopPorts
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
 from nlu.verbalize import verbalize
@@ -23,7 +27,7 @@ from speech.errors import EngineUnavailable
 from speech.executor import configure_executor
 from speech.tts import Synthesizer, create_synthesizer
 from speech.tts_fallback import FallbackSynthesizer
-from speech.vad import EndOfPhraseDetector, SileroVad
+from speech.vad import EndOfPhraseDetector, SileroVad, VoiceActivity
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,7 @@ def fixed_phrases(responses: Responses) -> list[str]:
 
 
 def build_synthesizer(tts: TtsSettings) -> Synthesizer:
-    """The configured engine, then its reserves (``voice.tts.fallback``), with numbers
-    spoken as words (:func:`nlu.verbalize.verbalize`) on the way to every engine."""
+    """The configured engine, then its reserves (``voice.tts.fallback``)."""
     engines: list[Synthesizer] = []
     for position, name in enumerate([tts.engine, *tts.fallback]):
         options = dict(tts.options) if position == 0 else {}
@@ -56,20 +59,29 @@ def build_synthesizer(tts: TtsSettings) -> Synthesizer:
             continue
         engine.call_timeout_s = tts.timeout_s
         engines.append(engine)
-    synthesizer = engines[0] if len(engines) == 1 else FallbackSynthesizer(engines)
-    synthesizer.preprocess = verbalize
-    return synthesizer
+    return engines[0] if len(engines) == 1 else FallbackSynthesizer(engines)
 
 
 @dataclass(slots=True)
 class VoiceServices:
+    """What every call of a process shares. ``ports`` and ``orders`` are how calls reach the
+    shop (the dialog's look-ups; where orders are saved); ``vad`` makes one voice-activity
+    model per call (stateful)."""
+
     settings: Settings
     voice: VoiceSettings
     nlu: NluEngine
     recognizer: Recognizer
     synthesizer: Synthesizer
     responses: Responses
-    shop: Shop
+    ports: ShopPorts
+    orders: Orders
+    shop: Shop | None = None
+    vad: Callable[[], VoiceActivity] = SileroVad
+
+    def __post_init__(self) -> None:
+        # the one place numbers become words: on the way to synthesis («2 штуки» ➜ «две штуки»)
+        self.synthesizer.preprocess = verbalize
 
     @classmethod
     async def start(cls, settings: Settings, voice: VoiceSettings, shop: Shop) -> VoiceServices:
@@ -79,7 +91,10 @@ class VoiceServices:
         recognizer.call_timeout_s = voice.asr.timeout_s
         synthesizer = build_synthesizer(voice.tts)
         await recognizer.load()
-        services = cls(settings, voice, nlu, recognizer, synthesizer, responses, shop)
+        orders = DatabaseOrders(shop.db)
+        services = cls(
+            settings, voice, nlu, recognizer, synthesizer, responses, shop.ports, orders, shop
+        )
         phrases = fixed_phrases(responses)
         await synthesizer.warm(phrases)
         log.info("voice services ready", extra={"phrases": len(phrases)})
@@ -88,7 +103,7 @@ class VoiceServices:
     def detector(self) -> EndOfPhraseDetector:
         vad = self.voice.vad
         return EndOfPhraseDetector(
-            SileroVad(),
+            self.vad(),
             threshold=vad.threshold,
             min_speech_ms=vad.min_speech_ms,
             end_silence_ms=vad.default_end_silence_ms,

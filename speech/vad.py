@@ -12,6 +12,7 @@ not the wall clock — so it behaves the same in tests, file simulations and liv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,20 @@ from speech.errors import EngineUnavailable
 from speech.resample import StreamResampler
 
 FloatArray = npt.NDArray[np.float32]
+
+
+class VoiceActivity(Protocol):
+    """A speech-probability model scoring fixed chunks (Silero; an energy fake in tests)."""
+
+    sample_rate: int
+    chunk_samples: int
+
+    @property
+    def chunk_ms(self) -> float: ...
+
+    def probability(self, chunk: npt.ArrayLike) -> float: ...
+
+    def reset(self) -> None: ...
 
 
 class SileroVad:
@@ -107,7 +122,7 @@ class EndOfPhraseDetector:
 
     def __init__(
         self,
-        vad: SileroVad | None = None,
+        vad: VoiceActivity | None = None,
         *,
         threshold: float = 0.5,
         min_speech_ms: int = 120,

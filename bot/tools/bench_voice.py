@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.session import TurnTiming
+from bot.events import TurnTiming
 from bot.shop_setup import open_shop
 from bot.tools.simulated_call import CallResult, SimulatedCaller, Turn
 from bot.voice import VoiceServices
@@ -157,6 +157,7 @@ def _quantity_phrases(n: int) -> list[tuple[str, str, str, str]]:
 
 async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict[str, Any]:
     rng = random.Random(7)
+    assert services.shop is not None
     articles = await services.shop.db.articles()
     phrases = _article_phrases(articles, rng, n) + _quantity_phrases(n)
     right: dict[str, int] = {}

@@ -90,8 +90,9 @@ async def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
             )
         else:
             print(f"  caller: [{turn.source}{' ' + turn.text if turn.text else ''}]")
-    for line in result.log.bot:
-        print(f"  bot {line}")
+    for event in result.log.events:
+        if event["type"] in ("say", "set_caller_name", "order", "transfer", "hangup"):
+            print(f"  bot {event}")
     folder = args.out or Path("var/calls") / result.log.call_id
     for path in write_call(result, folder):
         print(f"wrote {path}")

@@ -15,14 +15,16 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.session import CallLog, CallSession
+from bot.call_log import CallLog
+from bot.events import CallEnded, CallEvent, StateChanged
+from bot.session import CallSession
 from bot.voice import VoiceServices
 from connectors.pbx.transport import (
     AudioIn,
@@ -119,6 +121,49 @@ class SimulatedLine(CallTransport):
         self.closed.set()
 
 
+class SessionWatch:
+    """The session's state and what the bot said, from its call events (no polling).
+
+    ``await until(condition)`` returns once ``condition()`` holds, checked after every event,
+    or when the call is over, or after ``patience_s``.
+    """
+
+    def __init__(self, patience_s: float) -> None:
+        self.patience_s = patience_s
+        self.state = ""
+        self.phrases_started = 0  # bot phrases whose first frame went out
+        self.over = False
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+
+    def __call__(self, event: CallEvent) -> None:
+        if isinstance(event, StateChanged):
+            self.state = event.state
+        elif isinstance(event, CallEnded):
+            self.over = True
+        self.poke()
+
+    def phrase_started(self, wall: float) -> None:
+        self.phrases_started += 1
+        self.poke()
+
+    def poke(self) -> None:
+        for condition, future in list(self._waiters):
+            if not future.done() and (self.over or condition()):
+                future.set_result(None)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        if self.over or condition():
+            return
+        future = asyncio.get_running_loop().create_future()
+        waiter = (condition, future)
+        self._waiters.append(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, self.patience_s)
+        finally:
+            self._waiters.remove(waiter)
+
+
 class SimulatedCaller:
     def __init__(
         self,
@@ -140,7 +185,9 @@ class SimulatedCaller:
         self.line = SimulatedLine(info)
         self.silence = Audio(bytes(FRAME_SAMPLES * 2), LINE_RATE)
         self._speaking: list[Audio] = []  # frames queued by the caller script
+        self._spoken = asyncio.Event()  # the queued frames are all on the line
         self._voices: dict[str, Audio] = {}
+        self.watch = SessionWatch(patience_s)
 
     async def run(self) -> CallResult:
         # the caller's phrases are ready before the call, so no turn waits for synthesis
@@ -150,6 +197,10 @@ class SimulatedCaller:
             elif turn.kind == "wav":
                 self._voices[turn.value] = Audio.read_wav(turn.value)
         session = CallSession(self.line, self.services, pace=not self.fast)
+        session.subscribe(self.watch)
+        session.player.on_phrase_start = _both(
+            session.player.on_phrase_start, self.watch.phrase_started
+        )
         call = asyncio.create_task(session.run())
         line = asyncio.create_task(self._line(session, call))
         try:
@@ -171,11 +222,16 @@ class SimulatedCaller:
         next_at = time.monotonic()
         while not call.done():
             frame = self._speaking.pop(0) if self._speaking else self.silence
+            if not self._speaking:
+                self._spoken.set()
             await self.line.send_caller(frame)
             if self.fast:
-                # as fast as the session takes frames, but wait while the bot thinks/talks
-                if not self._speaking and not session.listening.is_set():
-                    await asyncio.sleep(0.001)
+                # as fast as the session takes frames; while the bot thinks, audio time
+                # must not run ahead (the no-input timer counts frames), so wait for it
+                if not self._speaking and self.watch.state == "thinking":
+                    await self.watch.until(lambda: self.watch.state != "thinking")
+                elif not self._speaking and self.watch.state == "speaking":
+                    await asyncio.sleep(0.001)  # the bot talks: the line runs ~20× real time
                 else:
                     await asyncio.sleep(0)
             else:
@@ -184,18 +240,19 @@ class SimulatedCaller:
 
     async def _speak(self, audio: Audio) -> None:
         frames = list(audio.resample(LINE_RATE).frames(20))
+        self._spoken.clear()
         self._speaking.extend(frames)
-        while self._speaking:
-            await asyncio.sleep(0.005)
+        await self._spoken.wait()
 
     async def _script(self, session: CallSession, call: asyncio.Task[CallLog]) -> None:
+        watch = self.watch
         for turn in self.turns:
             if turn.kind == "barge":
-                await self._wait(lambda: session.player.playing, call)
+                await watch.until(lambda: watch.state == "speaking")
                 await asyncio.sleep(turn.barge_after_s)
             else:
-                await self._wait(session.listening.is_set, call)
-            if call.done():
+                await watch.until(lambda: watch.state == "listening")
+            if call.done() or watch.over:
                 return
             if turn.kind in ("say", "barge", "wav"):
                 await self._speak(self._voices[turn.value])
@@ -203,15 +260,13 @@ class SimulatedCaller:
                 for digit in turn.value:
                     await self.line.send_digit(digit)
             elif turn.kind == "silence":
-                spoken = len(self.line.bot_frames)
-                await self._wait(lambda n=spoken: len(self.line.bot_frames) > n, call)
+                await self._until_bot_speaks_again()
             # let the session take the turn before waiting for its next prompt
-            await self._wait(lambda: not session.listening.is_set(), call)
+            await watch.until(lambda: watch.state != "listening")
 
-    async def _wait(self, condition: Any, call: asyncio.Task[CallLog]) -> None:
-        deadline = time.monotonic() + self.patience_s
-        while not condition() and not call.done() and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
+    async def _until_bot_speaks_again(self) -> None:
+        before = self.watch.phrases_started
+        await self.watch.until(lambda: self.watch.phrases_started > before)
 
     def _result(self, log: CallLog) -> CallResult:
         line = self.line
@@ -265,3 +320,14 @@ def write_call(result: CallResult, folder: Path) -> list[Path]:
         json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n", "utf-8"
     )
     return [bot, call, transcript]
+
+
+def _both(
+    first: Callable[[float], None] | None, second: Callable[[float], None]
+) -> Callable[[float], None]:
+    def call(wall: float) -> None:
+        if first is not None:
+            first(wall)
+        second(wall)
+
+    return call

@@ -55,7 +55,7 @@ async def call(
 
 
 def said(caller: SimulatedCaller) -> list[str]:
-    return [line["key"] for line in caller.result.log.bot if "key" in line]  # type: ignore[attr-defined]
+    return caller.result.log.said()  # type: ignore[attr-defined,no-any-return]
 
 
 async def test_spoken_order_completes(services: VoiceServices, caller_voice: Synthesizer) -> None:
@@ -69,7 +69,7 @@ async def test_spoken_order_completes(services: VoiceServices, caller_voice: Syn
     caller = await call(services, caller_voice, turns)
     result = caller.result  # type: ignore[attr-defined]
     assert result.caller_names == ["Иван 2(3)"]
-    assert result.hung_up_by_bot, result.log.bot
+    assert result.hung_up_by_bot, result.log.events
     order_id = result.log.order_ids[-1]
     record = await services.shop.db.load_order(order_id)
     assert record is not None and record.status == "принят успешно"

@@ -1,0 +1,281 @@
+"""The voice session with speech fakes on a lockstep line: no models, no real time.
+
+Each test plays a caller against ``CallSession`` and checks what the bot said (the tone
+synthesizer's texts and the call events), when its audio stopped (frames on the line) and
+what was saved (the in-memory orders port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from bot.call_log import CallLog
+from bot.config import Settings
+from bot.session import CallSession
+from bot.tools.simulated_call import SessionWatch
+from bot.voice import VoiceServices
+from bot.voice_settings import VoiceSettings
+from dialogs.config import DialogSettings
+from dialogs.responses import Responses
+from nlu.engine import NluEngine
+from tests.conftest import ROOT
+from tests.fakes.line import LockstepLine
+from tests.fakes.shop_ports import MemoryOrders, MemoryShop
+from tests.fakes.speech import (
+    NOISE,
+    Codebook,
+    CodedVoice,
+    EnergyVad,
+    ScriptedRecognizer,
+    ToneSynthesizer,
+)
+
+# the caller's side of a whole order; the last «да» answers the read-back of the order
+ORDER = ["хочу сделать заказ", "артикул один два три", "две штуки", "да", "нет", "да"]
+
+
+@dataclass
+class Call:
+    """One test call: the line, the session, its watch, and the fakes behind them."""
+
+    line: LockstepLine
+    session: CallSession
+    watch: SessionWatch
+    voice: CodedVoice
+    recognizer: ScriptedRecognizer
+    synthesizer: ToneSynthesizer
+    orders: MemoryOrders
+    task: asyncio.Task[CallLog] = field(init=False)
+
+    async def say(self, text: str) -> None:
+        """Wait for the caller's turn, then say ``text``."""
+        await self.listening()
+        await self.talk(text)
+        await self.watch.until(lambda: self.watch.state != "listening")
+
+    async def talk(self, text: str) -> None:
+        """Say ``text`` now, whatever the bot is doing (synthesized at once, so the line's
+        audio time does not run on while the caller prepares)."""
+        await self.line.say(self.voice.synthesize_sync(text))
+
+    async def listening(self) -> None:
+        await self.watch.until(lambda: self.watch.state == "listening")
+
+    async def end(self, timeout: float = 5.0) -> CallLog:
+        log = await asyncio.wait_for(self.task, timeout)
+        await self.line.stop()
+        return log
+
+    def said(self) -> list[str]:
+        return self.session.log.said()
+
+
+Factory = Callable[..., Call]
+
+
+@pytest.fixture
+async def make_call(engine: NluEngine) -> AsyncIterator[Factory]:
+    calls: list[Call] = []
+    responses = Responses.load(ROOT / "data" / "responses.yml")
+
+    def factory(
+        *,
+        voice: VoiceSettings | None = None,
+        dialog: DialogSettings | None = None,
+        asr_delay_s: float = 0.0,
+        asr_fail: bool = False,
+        asr_timeout_s: float = 10.0,
+        tts_fail: bool = False,
+        tts_ms_per_char: float = 10.0,
+        orders_fail: bool = False,
+    ) -> Call:
+        codebook = Codebook()
+        settings = Settings()
+        voice = voice or VoiceSettings()
+        recognizer = ScriptedRecognizer(codebook, delay_s=asr_delay_s, fail=asr_fail)
+        recognizer.call_timeout_s = asr_timeout_s
+        synthesizer = ToneSynthesizer(fail=tts_fail, ms_per_char=tts_ms_per_char)
+        orders = MemoryOrders(fail=orders_fail)
+        services = VoiceServices(
+            settings,
+            voice,
+            engine,
+            recognizer,
+            synthesizer,
+            responses,
+            MemoryShop().ports(),
+            orders,
+            vad=EnergyVad,
+        )
+        line = LockstepLine()
+        session = CallSession(line, services, dialog=dialog, pace=False)
+        watch = SessionWatch(patience_s=5.0)
+        session.subscribe(watch)
+        call = Call(line, session, watch, CodedVoice(codebook), recognizer, synthesizer, orders)
+        line.start()
+        call.task = asyncio.create_task(session.run())
+        calls.append(call)
+        return call
+
+    yield factory
+    for call in calls:
+        call.task.cancel()
+        await asyncio.gather(call.task, return_exceptions=True)
+        await call.line.stop()
+
+
+def frames_of(call: Call, from_tick: int = 0) -> int:
+    return sum(1 for tick, _ in call.line.bot_frames if tick >= from_tick)
+
+
+async def test_a_whole_order_by_voice(make_call: Factory) -> None:
+    call = make_call()
+    for text in ORDER:
+        await call.say(text)
+    log = await call.end()
+    assert call.recognizer.heard == ORDER
+    assert call.recognizer.hints[:3] == ["menu", "article", "quantity"]
+    assert [(i.article, i.quantity) for i in call.orders.saved[0].items] == [("123", 2)]
+    assert call.orders.saved[0].status == "принят успешно"
+    assert log.said()[-2:] == ["utter_order_accepted", "utter_goodbye"]
+    assert call.line.hung_up and log.end_reason == "bot_hangup"
+    assert call.line.caller_names == ["Иван 2(3)"]
+    speech = [t for t in log.turns if t.source == "speech"]
+    assert [t.text for t in speech] == ORDER and all(t.gap_s is not None for t in speech)
+    assert "«2 штуки»" not in " ".join(call.synthesizer.said)
+    assert "две штуки" in " ".join(call.synthesizer.said), "numbers are spoken as words"
+
+
+async def test_barge_in_stops_the_menu_and_takes_the_turn(make_call: Factory) -> None:
+    call = make_call()
+    await call.watch.until(lambda: call.watch.state == "speaking")
+    await call.watch.until(
+        lambda: call.synthesizer.said[-1:] != [] and "заказ" in call.synthesizer.said[-1]
+    )
+    start = call.line.tick
+    await call.talk("хочу сделать заказ")
+    await call.watch.until(lambda: bool(call.session.log.turns))
+    assert "utter_ask_article" in call.said()
+    menu = call.synthesizer.said[1]
+    full_frames = int(len(menu) * 10 / 20)  # 10 ms per character, 20 ms frames
+    assert call.line.cleared, "the far end's buffer was cleared"
+    assert frames_of(call, start) < full_frames, "the menu was cut off"
+    assert call.session.log.barge_ins and call.session.log.turns[-1].barge_in
+
+
+async def test_speech_over_a_goodbye_is_not_a_barge_in(make_call: Factory) -> None:
+    call = make_call(tts_ms_per_char=60.0)  # «До свидания!»: 0.72 s, 36 frames
+    await call.say("до свидания")
+    await call.watch.until(lambda: call.watch.state == "speaking")
+    start = call.line.tick
+    await call.talk("подождите ещё минутку")
+    log = await call.end()
+    assert log.said()[-1] == "utter_goodbye" and call.line.hung_up
+    assert not call.line.cleared and not log.barge_ins
+    assert frames_of(call, start) >= 35, "the goodbye played to its end"
+    assert "подождите ещё минутку" not in call.recognizer.heard
+
+
+async def test_keypad_digits_end_with_hash_and_with_the_pause(make_call: Factory) -> None:
+    call = make_call()  # voice.dtmf_timeout: 2 s of audio
+    await call.listening()
+    await call.line.press("1")  # menu: order, ended by the pause
+    await call.watch.until(lambda: "utter_ask_article" in call.said())
+    await call.listening()
+    await call.line.press("123#")
+    await call.watch.until(lambda: "utter_ask_quantity" in call.said())
+    await call.listening()
+    await call.line.press("2#")
+    await call.watch.until(lambda: "utter_confirm_quantity" in call.said())
+    await call.listening()
+    await call.line.press("1")
+    await call.watch.until(lambda: "utter_ask_more" in call.said())
+    await call.listening()
+    await call.line.press("2")
+    await call.watch.until(lambda: "utter_read_back" in call.said())
+    await call.listening()
+    await call.line.press("1")
+    log = await call.end()
+    typed = [t.text for t in log.turns if t.source == "dtmf"]
+    assert typed == ["1", "123", "2", "1", "2", "1"]
+    assert [(i.article, i.quantity) for i in call.orders.saved[0].items] == [("123", 2)]
+
+
+async def test_no_answer_re_prompts_then_hands_off(make_call: Factory) -> None:
+    voice = VoiceSettings(vad=dataclasses.replace(VoiceSettings().vad, no_input_ms=1000))
+    call = make_call(voice=voice)
+    log = await call.end()
+    said = log.said()
+    assert said.count("utter_silence") == 2 and said[-1] == "utter_transfer"
+    assert call.line.transfers == ["operator"] and log.end_reason == "transfer:silence"
+    assert [t.source for t in log.turns] == ["silence"] * 3
+
+
+async def test_the_maximum_call_length_hands_off(make_call: Factory) -> None:
+    vad = dataclasses.replace(VoiceSettings().vad, no_input_ms=10_000_000)
+    call = make_call(voice=VoiceSettings(vad=vad, max_call_seconds=0.3))
+    log = await call.end()
+    assert call.line.transfers == ["operator"]
+    assert log.end_reason == "transfer:max_call_length"
+
+
+async def test_a_false_barge_in_replays_the_prompt_and_is_no_silence(make_call: Factory) -> None:
+    vad = dataclasses.replace(VoiceSettings().vad, no_input_ms=20_000)
+    call = make_call(voice=VoiceSettings(vad=vad))
+    await call.say("хочу сделать заказ")
+    await call.watch.until(lambda: call.watch.state == "speaking")
+    await call.talk(NOISE)  # a cough over «Назовите артикул»
+    await call.watch.until(
+        lambda: any(e["type"] == "prompt_replayed" for e in call.session.log.events)
+    )
+    await call.say("артикул один два три")
+    await call.watch.until(lambda: "utter_ask_quantity" in call.said())
+    said = call.said()
+    assert "utter_silence" not in said and "utter_not_understood" not in said
+    assert call.line.cleared, "the prompt was stopped by the noise"
+    ask = call.synthesizer.said.index(call.synthesizer.said[2])
+    assert call.synthesizer.said[2].startswith("Назовите артикул") and ask == 2
+    article_frames = int(len(call.synthesizer.said[2]) * 10 / 20)
+    assert frames_of(call) >= article_frames, "the interrupted prompt was played again"
+    assert call.recognizer.heard[:3] == ["хочу сделать заказ", "", "артикул один два три"]
+
+
+async def test_a_recognition_time_out_hands_off_with_the_order_so_far(make_call: Factory) -> None:
+    call = make_call(asr_timeout_s=0.2)
+    for text in ORDER[:4]:
+        await call.say(text)
+    await call.watch.until(lambda: "utter_ask_more" in call.said())
+    call.recognizer.delay_s = 0.6
+    await call.say("артикул один два четыре пять")
+    log = await call.end()
+    assert call.line.transfers == ["operator"]
+    assert log.end_reason == "recognition_timeout"
+    assert [e["engine"] for e in log.of_type("engine_failed")] == ["asr"]
+    assert call.orders.saved[0].status == "переведен на оператора"
+    assert [(i.article, i.quantity) for i in call.orders.saved[0].items] == [("123", 2)]
+
+
+async def test_an_engine_failure_hands_off_with_the_order_so_far(make_call: Factory) -> None:
+    call = make_call()
+    for text in ORDER[:4]:
+        await call.say(text)
+    await call.watch.until(lambda: "utter_ask_more" in call.said())
+    call.recognizer.fail = True
+    await call.say("артикул один два четыре пять")
+    log = await call.end()
+    assert call.line.transfers == ["operator"] and log.end_reason == "error"
+    assert [(i.article, i.quantity) for i in call.orders.saved[0].items] == [("123", 2)]
+
+
+async def test_a_synthesis_failure_hands_off_at_once(make_call: Factory) -> None:
+    call = make_call(tts_fail=True)
+    log = await call.end()
+    assert call.line.transfers == ["operator"]
+    assert log.end_reason == "tts_failed"
+    assert {e["engine"] for e in log.of_type("engine_failed")} == {"tts"}
+    assert not call.line.bot_frames, "nothing could be said"
