@@ -41,7 +41,7 @@ bench-voice: install
 
 call: install
 	$(PY) -m bot call --say "хочу сделать заказ" --say "артикул один два три" \
-		--say "две штуки" --say "да" --say "нет" --out var/calls/demo
+		--say "две штуки" --say "да" --say "нет" --say "да" --out var/calls/demo
 
 clean:
 	rm -rf $(VENV) models/nlu var

@@ -5,7 +5,12 @@ implements the small :class:`Effects` port: say, listen, set the caller name, tr
 up. It hands the caller's input to the runner (:meth:`ActionRunner.said`, ``keys``,
 ``silence``, ``caller_hung_up``, ``hand_off``); the runner steps the policy and carries out
 what it decided, in order, emitting one call event per thing done (:mod:`bot.events`). Orders
-are saved here and nowhere else, through the :class:`Orders` port.
+are saved here and nowhere else, through the :class:`Orders` port: every change of the
+confirmed items at once as a draft (``SaveDraft``), the finished order at the end
+(``SubmitOrder``). When the finished order cannot be saved, the rest of the policy's actions
+(the thanks, the goodbye) are not carried out: the policy is told (``OrderNotSaved``) and
+answers with an apology and a transfer (reason ``error``); the order waits in the store's
+journal. A failed draft is logged and the call goes on (the final save will tell).
 
 No other module interprets the policy's actions.
 """
@@ -23,6 +28,7 @@ from bot.events import (
     CallerNameSet,
     CallerSaid,
     CallEvent,
+    DraftSaved,
     EventBus,
     HungUp,
     OrderFailed,
@@ -39,6 +45,8 @@ from dialogs.actions import (
     KeysPressed,
     Listen,
     Order,
+    OrderNotSaved,
+    SaveDraft,
     Say,
     SetCallerName,
     Silence,
@@ -68,7 +76,10 @@ class Effects(Protocol):
 
 
 class Orders(Protocol):
-    """Where orders go (the shop database)."""
+    """Where orders go (the shop database). Both raise when the order could not be written
+    (the store keeps it in its journal then)."""
+
+    async def save_draft(self, call_id: str, order: Order) -> int: ...
 
     async def submit(self, call_id: str, order: Order) -> int: ...
 
@@ -91,6 +102,7 @@ class ActionRunner:
         self.order_ids: list[int] = []
         self.policy_s = 0.0  # how long the last policy step took
         self._finished = False  # a transfer or hang-up was carried out
+        self._failure = ""  # why the last save failed
         self._ended_reason = ""
 
     @property
@@ -167,8 +179,16 @@ class ActionRunner:
             elif isinstance(action, SetCallerName):
                 emitted.append(self.bus.publish(CallerNameSet(name=action.name)))
                 await self.effects.set_caller_name(action.name)
+            elif isinstance(action, SaveDraft):
+                event = await self._save(action.order, draft=True)
+                if event is not None:
+                    emitted.append(event)
             elif isinstance(action, SubmitOrder):
-                emitted.append(await self._submit(action.order))
+                event = await self._save(action.order, draft=False)
+                if event is None:  # not saved: the policy apologises and hands off
+                    reason = self._failure or "error"
+                    return [*emitted, *await self.step(OrderNotSaved(reason))]
+                emitted.append(event)
             elif isinstance(action, Transfer):
                 event = Transferred(target=action.target, reason=action.reason)
                 emitted.append(self.bus.publish(event))
@@ -180,16 +200,27 @@ class ActionRunner:
                 await self.effects.hang_up()
         return emitted
 
-    async def _submit(self, order: Order) -> CallEvent:
+    async def _save(self, order: Order, *, draft: bool) -> CallEvent | None:
+        """Save a draft or the finished order; ``None`` (and an ``order_failed`` event) when
+        the store could not."""
         try:
-            order_id = await self.orders.submit(self.call_id, order)
+            if draft:
+                order_id = await self.orders.save_draft(self.call_id, order)
+            else:
+                order_id = await self.orders.submit(self.call_id, order)
         except Exception as exc:
-            log.exception("saving the order failed", extra={"call_id": self.call_id})
-            self.bus.publish(OrderFailed(reason=type(exc).__name__))
-            raise
-        self.order_ids.append(order_id)
+            self._failure = getattr(exc, "cause", "") or type(exc).__name__
+            log.error(
+                "saving the order failed",
+                extra={"call_id": self.call_id, "draft": draft, "error": self._failure},
+            )
+            self.bus.publish(OrderFailed(reason=self._failure, draft=draft))
+            return None
+        kind = DraftSaved if draft else OrderSaved
+        if not draft and order_id not in self.order_ids:
+            self.order_ids.append(order_id)
         return self.bus.publish(
-            OrderSaved(
+            kind(
                 order_id=order_id,
                 status=order.status,
                 caller=order.caller,

@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     voice_bench.add_argument("--concurrency", type=int, default=8)
     voice_bench.add_argument("--phrases", type=int, default=30, help="per kind, for accuracy")
 
-    commands.add_parser("outbox", help="show queued order e-mails and try to send them now")
+    from bot.shop_commands import add_shop_parsers
+
+    add_shop_parsers(commands)  # outbox [--force], db upgrade|current, orders replay
 
     bench = nlu_commands.add_parser("bench", help="parse latency p50/p99 and training time")
     bench.add_argument("--out", type=Path, default=Path("bench/nlu.json"))
@@ -139,8 +141,9 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             f"{result['accuracy']['quantity_exact']:.0%} quantities; wrote {args.out}"
         )
         return 0
-    if args.command == "outbox":
-        from bot.shop_commands import cmd_outbox
+    from bot.shop_commands import dispatch_shop
 
-        return asyncio.run(cmd_outbox(settings))
+    handled = dispatch_shop(args, settings)
+    if handled is not None:
+        return handled
     raise AssertionError(f"unhandled command {args.command}")

@@ -76,6 +76,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.dialog.done_status.casefold() != self.shop.done_status.casefold():
             raise ValueError("dialog.done_status and shop.done_status must name the same status")
+        if self.dialog.status_draft.casefold() != self.shop.orders.draft_status.casefold():
+            raise ValueError(
+                "dialog.status_draft and shop.orders.draft_status must name the same status"
+            )
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

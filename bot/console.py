@@ -21,6 +21,7 @@ from bot.call_context import console_context
 from bot.config import Settings
 from bot.conversation import TextConversation
 from bot.events import EmailReported
+from bot.orders import DurableOrders
 from bot.shop_setup import Shop, load_language, open_shop
 from bot.tools.mail_sink import start_mail_sink
 
@@ -71,7 +72,10 @@ async def open_conversation(
 ) -> TextConversation:
     nlu, responses = await load_language(settings, shop)
     context = console_context(caller, called)
-    return TextConversation(context, nlu, shop.db, shop.ports, responses, settings.dialog, sink)
+    orders = DurableOrders(shop.orders) if shop.orders is not None else None
+    return TextConversation(
+        context, nlu, shop.db, shop.ports, responses, settings.dialog, sink, orders
+    )
 
 
 async def _next_line(stdin: TextIO, interactive: bool) -> str | None:
@@ -100,6 +104,8 @@ async def run_console(
     interactive = stdin.isatty() and not options.json
     sink = start_mail_sink(settings)
     shop = await open_shop(settings)
+    if shop.orders is not None:
+        await shop.orders.start()  # orders a crash left in the journal or as drafts
     try:
         conversation = await open_conversation(settings, shop, options.caller, options.called, show)
         if interactive:

@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.action_runner import ActionRunner
+from bot.action_runner import ActionRunner, Orders
 from bot.events import CallEvent, EventBus
-from bot.order_port import DatabaseOrders
+from bot.orders import DurableOrders
 from connectors.shop.database import ShopDatabase
+from connectors.shop.order_store import OrderStore
 from dialogs.config import DialogSettings
 from dialogs.context import CallContext
 from dialogs.expect import Expect
@@ -57,6 +58,7 @@ class TextConversation:
         responses: Responses,
         settings: DialogSettings,
         sink: EventSink | None = None,
+        orders: Orders | None = None,
     ) -> None:
         self.context = context
         self.nlu = nlu
@@ -65,7 +67,8 @@ class TextConversation:
         self.bus = EventBus(context.call_id)
         self.bus.subscribe(self._emit)
         policy = DialogPolicy(context, ports, responses, settings)
-        self.runner = ActionRunner(policy, TextEffects(), DatabaseOrders(db), self.bus)
+        orders = orders if orders is not None else DurableOrders(OrderStore(db))
+        self.runner = ActionRunner(policy, TextEffects(), orders, self.bus)
         self.policy = policy
         self.events: list[dict[str, Any]] = []
         self.reported: set[int] = set()  # orders whose e-mail outcome was shown

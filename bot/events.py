@@ -122,7 +122,8 @@ class OrderFailed(CallEvent):
     """Saving the order failed; the caller is handed to a person, the order kept aside."""
 
     type: ClassVar[str] = "order_failed"
-    reason: str
+    reason: str  # the error's name (no text: it may carry personal data)
+    draft: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -61,6 +61,7 @@ class BotServer:
         self.public_sounds = Path("var/tts-public")
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
+        self._orders_task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
 
     # -- calls ------------------------------------------------------------------------------
@@ -137,6 +138,14 @@ class BotServer:
         self._outbox_task = asyncio.create_task(
             outbox.run(self._outbox_stop, self.settings.outbox.poll_interval), name="outbox"
         )
+        if self.shop.orders is not None:
+            # orders a crash left behind (journal, drafts of dead workers) are finished first
+            recovered = await self.shop.orders.start()
+            if recovered:
+                log.warning("orders of a crashed process recovered", extra={"orders": recovered})
+            self._orders_task = asyncio.create_task(
+                self.shop.orders.run(self._outbox_stop), name="orders"
+            )
         self._refresher = asyncio.create_task(self._refresh_articles(), name="catalog")
         if self.server.asterisk.enabled:
             await self._start_asterisk()
@@ -229,8 +238,8 @@ class BotServer:
         if self._refresher is not None:
             self._refresher.cancel()
         self._outbox_stop.set()
-        if self._outbox_task is not None:
-            await asyncio.gather(self._outbox_task, return_exceptions=True)
+        tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.shop is not None:
             with contextlib.suppress(Exception):
                 await self.shop.outbox.deliver_due()
@@ -262,7 +271,7 @@ def how_to_call(server: BotServer) -> str:
         host, port = server.addresses["fastagi"].removeprefix("agi://").rstrip("/").split(":")
         lines.append(
             f'  .venv/bin/python -m bot dial --agi {host}:{port} --say "хочу сделать заказ" '
-            '--say "артикул один два три" --say "две штуки" --say "да" --say "нет"'
+            '--say "артикул один два три" --say "две штуки" --say "да" --say "нет" --say "да"'
         )
     if "http" in server.addresses and server.server.browser:
         lines.append(f"  or open {server.addresses['http']}/talk in a browser (microphone)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.action_runner import Orders
 from bot.config import Settings
-from bot.order_port import DatabaseOrders
+from bot.orders import DurableOrders
 from bot.shop_setup import Shop, load_language
 from bot.voice_settings import TtsSettings, VoiceSettings
 from dialogs.ports import ShopPorts
@@ -91,7 +91,8 @@ class VoiceServices:
         recognizer.call_timeout_s = voice.asr.timeout_s
         synthesizer = build_synthesizer(voice.tts)
         await recognizer.load()
-        orders = DatabaseOrders(shop.db)
+        assert shop.orders is not None
+        orders = DurableOrders(shop.orders)
         services = cls(
             settings, voice, nlu, recognizer, synthesizer, responses, shop.ports, orders, shop
         )

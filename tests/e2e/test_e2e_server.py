@@ -29,7 +29,8 @@ from tests.fakes.ws_clients import AudioForkClient, BrowserClient, TwilioClient
 
 pytestmark = pytest.mark.e2e
 SECRET = "test-secret-123"
-ORDER_KEYS = ["1#", "123#", "2#", "1#", "2#"]  # menu: order, article, quantity, yes, no more
+# menu: order, article, quantity, yes, no more, the order read back: right
+ORDER_KEYS = ["1#", "123#", "2#", "1#", "2#", "1#"]
 
 
 def make_settings(folder: Path) -> Settings:
@@ -148,7 +149,7 @@ async def test_asterisk_spoken_answer_and_route(server: BotServer) -> None:
     async def scenario(client: AudioSocketClient) -> None:
         line = Line(client)
         try:
-            for step in ["4512#", "3#", "да", "2#"]:
+            for step in ["4512#", "3#", "да", "2#", "1#"]:
                 heard = len(client.audio())
                 await client.wait_audio(heard + 3200, timeout=15)
                 if step == "да":

@@ -65,17 +65,19 @@ async def test_spoken_order_completes(services: VoiceServices, caller_voice: Syn
         Turn("say", "две штуки"),
         Turn("say", "да"),
         Turn("say", "нет"),
+        Turn("say", "да"),  # the order read back: right
     ]
     caller = await call(services, caller_voice, turns)
     result = caller.result  # type: ignore[attr-defined]
     assert result.caller_names == ["Иван 2(3)"]
     assert result.hung_up_by_bot, result.log.events
     order_id = result.log.order_ids[-1]
+    assert services.shop is not None
     record = await services.shop.db.load_order(order_id)
     assert record is not None and record.status == "принят успешно"
     assert [(i.article, i.quantity) for i in record.items] == [("123", 2)]
     speech_turns = [t for t in result.log.turns if t.source == "speech"]
-    assert len(speech_turns) == 5
+    assert len(speech_turns) == 6
     assert all(t.asr_s > 0 and t.text for t in speech_turns)
     # the bot's side is real audio: Festival speech, not silence
     assert result.bot_audio.duration > 5 and result.bot_audio.rms() > 200
@@ -88,9 +90,11 @@ async def test_keypad_beside_speech(services: VoiceServices, caller_voice: Synth
         Turn("dtmf", "3#"),
         Turn("say", "да"),
         Turn("dtmf", "2#"),
+        Turn("dtmf", "1"),  # the read-back: key 1 = yes
     ]
     caller = await call(services, caller_voice, turns)
     result = caller.result  # type: ignore[attr-defined]
+    assert services.shop is not None
     record = await services.shop.db.load_order(result.log.order_ids[-1])
     assert record is not None
     assert [(i.article, i.quantity) for i in record.items] == [("4512", 3)]
