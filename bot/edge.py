@@ -1,6 +1,6 @@
 """Security at the edge of the HTTP server: shared secret, IP allow-list, body limits.
 
-Webhook and media endpoints (``/ws/…``, ``/telphin``) need the configured secret, either as
+Webhook, media and metrics endpoints (``/ws/…``, ``/telphin``, ``/metrics``) need the secret, either as
 the last path segment (``/ws/twilio/<secret>``, what PBX web forms can hold) or in the
 ``X-Bot-Secret`` header; the comparison is constant-time. With ``allow_ips`` set, other
 addresses get 403 on every path. Body size is capped by aiohttp's ``client_max_size`` and
@@ -21,7 +21,7 @@ from bot.server_settings import HttpSettings
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
-PROTECTED_PREFIXES = ("/ws/", "/telphin")
+PROTECTED_PREFIXES = ("/ws/", "/telphin", "/metrics")
 SECRET_HEADER = "X-Bot-Secret"
 
 
