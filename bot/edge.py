@@ -2,9 +2,9 @@
 
 Webhook, media and metrics endpoints (``/ws/…``, ``/telphin``, ``/metrics``) need the
 configured secret, either as the last path segment (``/ws/twilio/<secret>``, what PBX web
-forms can hold) or in the ``X-Bot-Secret`` header; the comparison is constant-time. With ``allow_ips`` set, other
-addresses get 403 on every path. Body size is capped by aiohttp's ``client_max_size`` and
-WebSocket messages by each connector's ``max_message_bytes``.
+forms can hold) or in the ``X-Bot-Secret`` header; the comparison is constant-time. With
+``allow_ips`` set, other addresses get 403 on every path. Body size is capped by aiohttp's
+``client_max_size`` and WebSocket messages by each connector's ``max_message_bytes``.
 """
 
 from __future__ import annotations
