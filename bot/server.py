@@ -29,6 +29,9 @@ from aiosmtpd.controller import Controller
 from bot.call_log import CallLog
 from bot.config import Settings
 from bot.edge import add_protected, edge_middleware
+from bot.events import CallBegan, CallEnded, EventBus, Transferred
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import CallMetrics
 from bot.routing import Managers, Router
 from bot.session import CallSession
 from bot.shop_setup import Shop, open_shop
@@ -63,6 +66,8 @@ class BotServer:
         self._outbox_task: asyncio.Task[None] | None = None
         self._orders_task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._outbox_watch: asyncio.Task[None] | None = None
+        self.metrics = CallMetrics()
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -71,11 +76,13 @@ class BotServer:
         if self.stop_requested.is_set() or len(self.sessions) >= self.server.max_calls:
             reason = "stopping" if self.stop_requested.is_set() else "too many calls"
             log.warning("call sent straight to an operator", extra={"reason": reason})
+            self._count_refused(transport, reason.replace(" ", "_"))
             await transport.transfer(self.settings.dialog.operator)
             return
         dialog = self.router.dialog_for(transport.info)
         route = self.router.label_for(transport.info)
         session = CallSession(transport, self.services, dialog=dialog, route=route)
+        session.subscribe(self.metrics)
         self.sessions.add(session)
         self.calls_total += 1
         started = time.monotonic()
@@ -96,6 +103,22 @@ class BotServer:
             log.exception("call failed", extra={"call_id": transport.info.call_id})
         finally:
             self.sessions.discard(session)
+
+    def _count_refused(self, transport: CallTransport, reason: str) -> None:
+        """A call the server did not take: it still counts (a ``call_ended`` of its own)."""
+        bus = EventBus(transport.info.call_id)
+        bus.subscribe(self.metrics)
+        bus.publish(CallBegan(connector=transport.info.connector))
+        bus.publish(Transferred(target=self.settings.dialog.operator, reason=reason))
+        bus.publish(CallEnded(reason=f"refused:{reason}"))
+
+    async def _watch_outbox(self) -> None:
+        """``bot_outbox_pending``: the one metric that is not a call event."""
+        assert self.shop is not None
+        while True:
+            with contextlib.suppress(Exception):
+                self.metrics.outbox_pending.set(await self.shop.db.outbox_pending())
+            await asyncio.sleep(self.server.metrics_interval_s)
 
     async def _refresh_articles(self) -> None:
         """A ``catalog import`` while the server runs reaches the NLU's article matching."""
@@ -147,6 +170,7 @@ class BotServer:
                 self.shop.orders.run(self._outbox_stop), name="orders"
             )
         self._refresher = asyncio.create_task(self._refresh_articles(), name="catalog")
+        self._outbox_watch = asyncio.create_task(self._watch_outbox(), name="outbox-metric")
         if self.server.asterisk.enabled:
             await self._start_asterisk()
         if self.server.http.enabled:
@@ -184,6 +208,7 @@ class BotServer:
             assert self.services is not None
             public = http.public_url or f"http://{http.host}:{http.port}"
             case2 = TelphinCase2(self.services, self.router, self.public_sounds, public)
+            case2.subscribers.append(self.metrics)
             self.telphin = case2
             telphin = telphin_handler(case2.decide, fallback=fallback_reply())
             add_telphin_routes(app, "/telphin", telphin)
@@ -193,6 +218,7 @@ class BotServer:
             app.router.add_get("/talk", self._talk_page)
             app.router.add_static("/static", STATIC, show_index=False)
         app.router.add_get("/healthz", self._health)
+        add_protected(app, "GET", "/metrics", self._metrics)
         return app
 
     async def _start_http(self) -> None:
@@ -207,6 +233,10 @@ class BotServer:
         self.addresses["http"] = f"http://{http.host}:{port}"
         if self.telphin is not None and not http.public_url:
             self.telphin.public_url = self.addresses["http"]
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        body = self.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _talk_page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "talk.html")
@@ -235,8 +265,9 @@ class BotServer:
         if self.runner is not None:
             await self.runner.cleanup()
         await asyncio.gather(*stoppers, return_exceptions=True)
-        if self._refresher is not None:
-            self._refresher.cancel()
+        for task in (self._refresher, self._outbox_watch):
+            if task is not None:
+                task.cancel()
         self._outbox_stop.set()
         tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -67,6 +67,7 @@ class ServerSettings:
         20  # calls at once; more go straight to an operator (8 meet the latency targets on 2 cores)
     )
     catalog_refresh_s: float = 30.0  # how often the NLU re-reads the catalog's articles
+    metrics_interval_s: float = 5.0  # how often bot_outbox_pending is read from the database
     shutdown_grace: float = 20.0  # SIGTERM: calls may finish this long, then go to operators
     # one JSON per call (what was said, turn timings); personal data: null turns it off
     transcripts_dir: str | None = "var/transcripts"
