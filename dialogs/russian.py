@@ -1,22 +1,17 @@
-"""Russian agreement for the bot's replies: «1 штуку, 2 штуки, 5 штук»."""
+"""Russian for the bot's replies: «1 штуку, 2 штуки, 5 штук», product names in a sentence.
+
+Number-noun agreement is :func:`nlu.agreement.agree`, the one implementation the number
+verbalizer uses too; here it defaults to the accusative («Вы хотите заказать 2 штуки?»).
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from nlu.morph import analyzer
-
-UNIT_WORDS = {"шт": "штука", "шт.": "штука", "уп": "упаковка", "уп.": "упаковка"}
+from nlu import agreement
 
 
-@lru_cache(maxsize=1024)
 def agree(number: int, noun: str, case: str = "accs") -> str:
     """``noun`` in the form that goes with ``number`` (accusative: «заказать 2 штуки»)."""
-    word = UNIT_WORDS.get(noun.lower(), noun)
-    parse = analyzer().parse(word)[0]
-    inflected = parse.inflect({case}) if case != "nomn" else parse
-    agreed = (inflected or parse).make_agree_with_number(abs(number))
-    return str(agreed.word) if agreed else word
+    return agreement.agree(number, noun, case)
 
 
 def quantity_phrase(number: int, unit: str = "штука", case: str = "accs") -> str:

@@ -42,8 +42,10 @@ from bisect import bisect_left
 from functools import lru_cache
 from typing import Final
 
+from nlu.agreement import inflect, unit_words
+from nlu.agreement import number_form as _number_form
 from nlu.morph import analyzer, lemma, parses
-from nlu.number_words import CASES, count_form, noun_form_index
+from nlu.number_words import CASES
 
 __all__ = [
     "Candidate",
@@ -207,28 +209,6 @@ def _unit_gender(unit_lemma: str) -> str:
         if p.tag.POS == "NOUN" and p.tag.gender in ("masc", "femn", "neut"):
             return str(p.tag.gender)
     return "masc"
-
-
-@lru_cache(maxsize=4096)
-def inflect(noun: str, plural: bool, case: str) -> str:
-    for p in analyzer().parse(noun):
-        if p.tag.POS == "NOUN" and p.tag.case == "nomn" and p.tag.number == "sing":
-            inflected = p.inflect({"plur" if plural else "sing", case})
-            if inflected is not None:
-                return str(inflected.word)
-    return noun
-
-
-def unit_words(unit_lemma: str, n: int, case: int) -> str:
-    form = _number_form(n)
-    if form == "mult":
-        return inflect(unit_lemma, True, "gent")
-    plural, noun_case = noun_form_index(form, case)
-    return inflect(unit_lemma, plural, CASES[noun_case])
-
-
-def _number_form(n: int) -> str:
-    return "mult" if n >= 1000 and n % 1000 == 0 else count_form(n)
 
 
 # ---------------------------------------------------------------------------------------
