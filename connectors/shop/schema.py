@@ -15,7 +15,10 @@ newest shape, which a test compares with the migrated database:
   stable local part of the Message-ID;
 - ``bot_workers``: every ``bot serve`` process (host, boot, pid, heartbeat), to tell the drafts
   of a dead process from those of a live one;
-- ``bot_meta``: ``instance`` (a random token of this database, part of every Message-ID).
+- ``bot_meta``: ``instance`` (a random token of this database, part of every Message-ID);
+- ``admin_users``, ``admin_sessions``, ``admin_audit``, ``admin_history``: the editors'
+  console (:mod:`bot.web`): accounts (argon2 hashes), sessions (only a hash of the cookie),
+  the audit log, and every version of what the console wrote, for rollback.
 
 Times are stored as ISO 8601 text, always UTC with a fixed width (:func:`utc_text`), so that
 text comparison in SQL is time comparison.
@@ -118,6 +121,64 @@ bot_meta = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(255), nullable=False),
+)
+
+# The editors' console (bot/web): accounts, sessions, the audit log and the history of every
+# file the console writes (nlu.yml, responses.yml, managers.txt) and of the catalog.
+admin_users = sa.Table(
+    "admin_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.String(40), nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ux_admin_users_name", "name", unique=True),
+    sqlite_autoincrement=True,
+)
+
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's token
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("admin_users.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("last_seen", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False),
+    sa.Index("ix_admin_sessions_user", "user_id"),
+)
+
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False, server_default=""),
+    sa.Column("before", sa.Text, nullable=False, server_default=""),
+    sa.Column("after", sa.Text, nullable=False, server_default=""),
+    sa.Column("remote", sa.String(64), nullable=False, server_default=""),
+    sa.Index("ix_admin_audit_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+admin_history = sa.Table(
+    "admin_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # nlu | responses | managers | catalog
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("user_name", sa.String(64), nullable=False),
+    sa.Column("summary", sa.String(500), nullable=False, server_default=""),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),  # gzip of the file (catalog: JSON)
+    sa.Index("ix_admin_history_kind", "kind", "id"),
+    sqlite_autoincrement=True,
 )
 
 OUTBOX_ORDER_EMAIL = "order_email"
