@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.server_settings import HttpSettings
+from bot.server_settings import HttpSettings, ServerSettings
+from connectors.pbx.audio_fork import AudioForkTransport
+from connectors.pbx.browser import BrowserTransport
+from connectors.pbx.twilio import TwilioTransport
+from connectors.pbx.websocket_base import WebSocketTransport
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,3 +71,15 @@ def add_protected(app: web.Application, method: str, path: str, handler: Handler
     """``path`` and ``path/{secret}``: the secret may come in the URL or in the header."""
     app.router.add_route(method, path, handler)
     app.router.add_route(method, path + "/{secret}", handler)
+
+
+def media_endpoints(server: ServerSettings) -> dict[str, type[WebSocketTransport]]:
+    """The enabled WebSocket media endpoints: ``/ws/<name>`` ➜ its transport."""
+    endpoints: dict[str, type[WebSocketTransport]] = {}
+    if server.twilio:
+        endpoints["twilio"] = TwilioTransport
+    if server.audio_fork:
+        endpoints["audio_fork"] = AudioForkTransport
+    if server.browser:
+        endpoints["browser"] = BrowserTransport
+    return endpoints

@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 
 from bot.call_log import CallLog
 from bot.config import Settings
-from bot.edge import add_protected, edge_middleware
+from bot.edge import add_protected, edge_middleware, media_endpoints
 from bot.events import CallBegan, CallEnded, EventBus, Transferred
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
@@ -38,10 +38,10 @@ from bot.shop_setup import Shop, open_shop
 from bot.telphin_app import TelphinCase2
 from bot.tools.mail_sink import start_mail_sink
 from bot.voice import VoiceServices
-from connectors.pbx import audio_fork, browser, twilio
 from connectors.pbx.asterisk import AsteriskConnector
 from connectors.pbx.telphin import add_telphin_routes, fallback_reply, telphin_handler
 from connectors.pbx.transport import CallTransport
+from connectors.pbx.websocket_base import websocket_handler
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -194,16 +194,11 @@ class BotServer:
         http = self.server.http
         app = web.Application(client_max_size=http.max_body_bytes)
         app.middlewares.append(edge_middleware(http))  # type: ignore[arg-type]
-        limit = http.max_ws_message_bytes
-        if self.server.twilio:
-            handler = twilio.websocket_handler(self.handle_call, max_message_bytes=limit)
-            add_protected(app, "GET", "/ws/twilio", handler)
-        if self.server.audio_fork:
-            handler = audio_fork.websocket_handler(self.handle_call, max_message_bytes=limit)
-            add_protected(app, "GET", "/ws/audio_fork", handler)
-        if self.server.browser:
-            handler = browser.websocket_handler(self.handle_call, max_message_bytes=limit)
-            add_protected(app, "GET", "/ws/browser", handler)
+        for name, transport in media_endpoints(self.server).items():
+            handler = websocket_handler(
+                self.handle_call, transport, max_message_bytes=http.max_ws_message_bytes
+            )
+            add_protected(app, "GET", f"/ws/{name}", handler)
         if self.server.telphin:
             assert self.services is not None
             public = http.public_url or f"http://{http.host}:{http.port}"

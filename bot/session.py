@@ -280,7 +280,7 @@ class CallSession:
         await self._let_it_play_out()
         self.end_reason = self.end_reason or f"transfer:{reason}"
         with contextlib.suppress(ConnectionError, ProtocolError):
-            await self.transport.transfer(target)
+            await self.transport.hand_over(target, reason)  # an error reason: BOT_RESULT=error
 
     async def hang_up(self) -> None:
         await self._let_it_play_out()

@@ -46,7 +46,10 @@ Our conventions on top of that (the dialplan/ESL application must follow them):
   would be 50 files a second and gaps between tiny files. ``play_batch_ms=20`` sends every frame
   as it comes. ``clear`` drops the unsent batch and sends ``killAudio`` (the application should
   also drop play_audio files it has queued but not started).
-- ``transfer(target)`` ➜ ``{"type":"transfer","data":{"target":target}}`` then close (1000);
+- ``transfer(target)`` ➜ ``{"type":"transfer","data":{"target":target,"result":"transfer",
+  "reason":…}}`` then close (1000); ``result`` is ``error`` when the bot hands over because
+  something failed (order not saved, speech engine failed or timed out; ``reason`` says
+  which), for the application to route such calls (``mod_audio_fork::transfer`` event data);
   ``hangup`` ➜ ``{"type":"disconnect"}`` then close; ``set_caller_name(name)`` ➜
   ``{"type":"json","event":"caller_name","name":name}`` (for ``effective_caller_id_name``).
 """
@@ -54,23 +57,19 @@ Our conventions on top of that (the dialplan/ESL application must follow them):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WSMessage
 
 from connectors.pbx.transport import (
     AudioIn,
-    CallHandler,
     CallInfo,
     DtmfIn,
     HangupIn,
     InboundEvent,
 )
 from connectors.pbx.websocket_base import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_START_TIMEOUT,
-    AiohttpHandler,
     WebSocketTransport,
     WireError,
     b64encode,
@@ -80,7 +79,6 @@ from connectors.pbx.websocket_base import (
     new_call_id,
     parse_json_object,
     pcm_audio,
-    serve_call,
 )
 from speech.audio import Audio
 
@@ -106,6 +104,7 @@ def _parse_rate(value: object) -> int:
 
 class AudioForkTransport(WebSocketTransport):
     connector = "audio_fork"
+    subprotocols = (SUBPROTOCOL,)
 
     def __init__(
         self,
@@ -117,7 +116,6 @@ class AudioForkTransport(WebSocketTransport):
         super().__init__(ws, request)
         self.rate = DEFAULT_RATE
         self.play_batch_ms = max(1, play_batch_ms)
-        self.transfer_target: str | None = None
         self._batch: list[bytes] = []
         self._batch_bytes = 0
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -221,15 +219,18 @@ class AudioForkTransport(WebSocketTransport):
         await self.send_json({"type": "killAudio"})
 
     async def set_caller_name(self, name: str) -> None:
+        self.outcome.caller_name = name
         await self.send_json({"type": "json", "event": "caller_name", "name": name})
 
     async def transfer(self, target: str) -> None:
-        self.transfer_target = target
+        outcome = self.outcome.transfer_to(target)
         await self.flush()
-        await self.send_json({"type": "transfer", "data": {"target": target}})
+        data = {"target": target, "result": outcome.result, "reason": outcome.reason}
+        await self.send_json({"type": "transfer", "data": data})
         await self.close(WSCloseCode.OK, "transfer")
 
     async def hangup(self) -> None:
+        self.outcome.hung_up()
         await self.flush()
         await self.send_json({"type": "disconnect"})
         await self.close(WSCloseCode.OK, "hangup")
@@ -240,29 +241,3 @@ class AudioForkTransport(WebSocketTransport):
         for task in list(self._flush_tasks):
             if task is not current:
                 task.cancel()
-
-
-def websocket_handler(
-    call_handler: CallHandler,
-    *,
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-    play_batch_ms: int = DEFAULT_PLAY_BATCH_MS,
-    subprotocols: Sequence[str] = (SUBPROTOCOL,),
-) -> AiohttpHandler:
-    """An aiohttp GET handler for ``uuid_audio_fork ... start ws://host/path ...``."""
-
-    def factory(ws: web.WebSocketResponse, request: web.Request) -> AudioForkTransport:
-        return AudioForkTransport(ws, request, play_batch_ms=play_batch_ms)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await serve_call(
-            request,
-            call_handler,
-            factory,
-            max_message_bytes=max_message_bytes,
-            start_timeout=start_timeout,
-            protocols=subprotocols,
-        )
-
-    return handle

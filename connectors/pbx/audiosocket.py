@@ -49,15 +49,18 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from connectors.pbx.limits import ConnectionGate, LogThrottle
 from connectors.pbx.tcp_server import TcpServer
 from connectors.pbx.transport import (
     AudioIn,
     CallHandler,
     CallInfo,
+    CallOutcome,
     CallTransport,
     DtmfIn,
     HangupIn,
@@ -80,15 +83,26 @@ MAX_OUT_PAYLOAD = 320  # 20 ms of 8 kHz 16-bit audio per frame we send
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 HANGUP_FRAME = bytes((KIND_HANGUP, 0, 0))
 
-Linker = Callable[[str], CallInfo | None]
+REFUSED_UNKNOWN = "uuid not announced over FastAGI"
+REFUSED_DUPLICATE = "uuid already in use"
 
 
-class ResultSink(Protocol):
-    """Where a transport reports what the AGI side needs after the audio leg ends."""
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A uuid the signalling side announced: the call's info and its one outcome."""
 
-    def set_result(
-        self, call_id: str, transfer_target: str | None = None, caller_name: str | None = None
-    ) -> None: ...
+    info: CallInfo
+    outcome: CallOutcome
+
+
+class LegRegistry(Protocol):
+    """The signalling side (``AsteriskCalls``): who announced which uuid, and who waits for
+    the end of its audio leg."""
+
+    def claim(self, call_id: str) -> Claim | str:
+        """The announced call, marked as linked; or why the uuid is refused
+        (:data:`REFUSED_UNKNOWN`, :data:`REFUSED_DUPLICATE`)."""
+        ...
 
     def call_ended(self, call_id: str) -> None: ...
 
@@ -160,19 +174,20 @@ class AudioSocketTransport(CallTransport):
         max_payload: int = 4096,
         idle_timeout: float | None = 10.0,
         write_timeout: float = 5.0,
-        results: ResultSink | None = None,
+        outcome: CallOutcome | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
         self.rate = RATE
-        self.transfer_target: str | None = None
-        self.caller_name: str | None = None
+        if outcome is not None:
+            self.outcome = outcome  # shared with FastAGI: BOT_RESULT, BOT_TRANSFER, name
         self.error: ProtocolError | None = None  # the malformed frame that ended the call
         self._reader = reader
         self._writer = writer
         self._max_payload = max_payload
         self._idle_timeout = idle_timeout
         self._write_timeout = write_timeout
-        self._results = results
+        self._on_end = on_end
         self._closed = False
         self._peer_gone = False
         self._resampler: StreamResampler | None = None
@@ -180,6 +195,11 @@ class AudioSocketTransport(CallTransport):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def peer_gone(self) -> bool:
+        """Asterisk ended the leg (hang-up, close, error frame, broken frame)."""
+        return self._peer_gone
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -269,20 +289,17 @@ class AudioSocketTransport(CallTransport):
             self._resampler.reset()
 
     async def set_caller_name(self, name: str) -> None:
-        self.caller_name = name
-        if self._results is not None:
-            self._results.set_result(self.info.call_id, caller_name=name)
+        self.outcome.caller_name = name  # FastAGI sets CALLERID(name) after the leg
 
     async def transfer(self, target: str) -> None:
         """Record ``target`` for the FastAGI side (BOT_TRANSFER), then end the audio leg."""
-        self.transfer_target = target
-        if self._results is not None:
-            self._results.set_result(self.info.call_id, transfer_target=target)
+        self.outcome.transfer_to(target)
         await self.hangup()
 
     async def hangup(self) -> None:
         if self._closed:
             return
+        self.outcome.hung_up()
         if not self._peer_gone:
             await self._write(HANGUP_FRAME)
         self._close()
@@ -308,8 +325,8 @@ class AudioSocketTransport(CallTransport):
             return
         self._closed = True
         self._writer.close()
-        if self._results is not None:
-            self._results.call_ended(self.info.call_id)
+        if self._on_end is not None:
+            self._on_end()
 
     async def aclose(self) -> None:
         """End the call from the server: hang up if still open and wait for the socket."""
@@ -323,9 +340,11 @@ class AudioSocketTransport(CallTransport):
 class AudioSocketServer(TcpServer):
     """Accepts AudioSocket connections from Asterisk and runs ``handler`` once per call.
 
-    ``linker`` maps the call UUID to the :class:`CallInfo` that the FastAGI side registered
-    (caller, called number, channel); without it, or when it knows nothing of the UUID, the
-    call gets an empty caller. ``results`` receives the transfer target and caller name.
+    ``registry`` (FastAGI's ``AsteriskCalls``) supplies the :class:`CallInfo` and the shared
+    :class:`CallOutcome` of an announced uuid. With ``require_announced`` a uuid it does not
+    know is refused right after the UUID frame, before the call reaches ``handler`` (and
+    takes a call slot); without it such a call runs with an empty caller (the direct
+    ``AudioSocket()`` dialplan variant). A uuid already in use is always refused.
     """
 
     def __init__(
@@ -334,8 +353,9 @@ class AudioSocketServer(TcpServer):
         host: str = "127.0.0.1",
         port: int = 9092,
         *,
-        linker: Linker | None = None,
-        results: ResultSink | None = None,
+        registry: LegRegistry | None = None,
+        require_announced: bool = False,
+        gate: ConnectionGate | None = None,
         max_payload: int = 4096,
         first_frame_timeout: float = 5.0,
         idle_timeout: float | None = 10.0,
@@ -343,15 +363,18 @@ class AudioSocketServer(TcpServer):
     ) -> None:
         if not 0 < max_payload <= 0xFFFF:
             raise ValueError(f"max_payload must be 1..65535, got {max_payload}")
-        super().__init__(host, port)
+        super().__init__(host, port, gate=gate)
         self._handler = handler
-        self._linker = linker
-        self._results = results
+        self._registry = registry
+        self.require_announced = require_announced
         self._max_payload = max_payload
         self._first_frame_timeout = first_frame_timeout
         self._idle_timeout = idle_timeout
         self._write_timeout = write_timeout
         self._transports: set[AudioSocketTransport] = set()
+        self._live_ids: set[str] = set()
+        self.refused: dict[str, int] = {}  # uuid refusals by reason
+        self._throttle = LogThrottle(log)
 
     @property
     def active_calls(self) -> int:
@@ -366,20 +389,33 @@ class AudioSocketServer(TcpServer):
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         transport: AudioSocketTransport | None = None
+        call_id = ""
         try:
             try:
                 call_id = await self._read_uuid(reader)
             except ProtocolError as exc:
-                log.warning("AudioSocket connection dropped: %s", exc)
+                self._throttle.log(
+                    logging.WARNING, "no-uuid", "AudioSocket connection dropped: %s", exc
+                )
                 return
+            claim = self._claim(call_id)
+            if isinstance(claim, str):
+                self.refused[claim] = self.refused.get(claim, 0) + 1
+                self._throttle.log(
+                    logging.WARNING, claim, "AudioSocket connection refused: %s", claim
+                )
+                call_id = ""
+                return
+            self._live_ids.add(call_id)
             transport = AudioSocketTransport(
-                self._link(call_id),
+                claim.info,
                 reader,
                 writer,
                 max_payload=self._max_payload,
                 idle_timeout=self._idle_timeout,
                 write_timeout=self._write_timeout,
-                results=self._results,
+                outcome=claim.outcome,
+                on_end=self._ended_callback(call_id),
             )
             self._transports.add(transport)
             try:
@@ -389,6 +425,9 @@ class AudioSocketServer(TcpServer):
                     log.warning("AudioSocket call %s ended: %s", call_id, exc)
             except Exception:
                 log.exception("AudioSocket call %s: handler failed", call_id)
+                transport.outcome.failed("bot_failure")
+            if not transport.outcome.result and not transport.peer_gone:
+                transport.outcome.failed("no_decision")  # the bot let go without a word
         finally:
             if transport is not None:
                 with contextlib.suppress(Exception):
@@ -399,6 +438,27 @@ class AudioSocketServer(TcpServer):
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(1.0):
                         await writer.wait_closed()
+            self._live_ids.discard(call_id)
+
+    def _claim(self, call_id: str) -> Claim | str:
+        if call_id in self._live_ids:
+            return REFUSED_DUPLICATE
+        claim: Claim | str = REFUSED_UNKNOWN
+        if self._registry is not None:
+            try:
+                claim = self._registry.claim(call_id)
+            except Exception:
+                log.exception("AudioSocket call %s: registry failed", call_id)
+        if claim == REFUSED_UNKNOWN and not self.require_announced:
+            info = CallInfo(call_id=call_id, caller="", called="", connector="audiosocket")
+            return Claim(info, CallOutcome())
+        return claim
+
+    def _ended_callback(self, call_id: str) -> Callable[[], None] | None:
+        registry = self._registry
+        if registry is None:
+            return None
+        return lambda: registry.call_ended(call_id)
 
     async def _read_uuid(self, reader: asyncio.StreamReader) -> str:
         try:
@@ -414,14 +474,3 @@ class AudioSocketServer(TcpServer):
         if len(payload) != 16:
             raise ProtocolError(f"UUID frame with {len(payload)} bytes, not 16")
         return str(uuid.UUID(bytes=payload))
-
-    def _link(self, call_id: str) -> CallInfo:
-        info: CallInfo | None = None
-        if self._linker is not None:
-            try:
-                info = self._linker(call_id)
-            except Exception:
-                log.exception("AudioSocket call %s: linker failed", call_id)
-        if info is None:
-            info = CallInfo(call_id=call_id, caller="", called="", connector="audiosocket")
-        return info

@@ -19,8 +19,9 @@ From the server:
   frame per :meth:`BrowserTransport.play` (the session paces them in real time);
 - ``{"type": "clear"}``: barge-in — drop everything queued for playback now;
 - ``{"type": "caller_name", "name": "..."}``: what a PBX would show operators;
-- ``{"type": "transfer", "target": "..."}`` then a close (1000): the call is handed over
-  (a browser has nowhere to go; the page shows it);
+- ``{"type": "transfer", "target": "...", "result": "transfer" | "error", "reason": "..."}``
+  then a close (1000): the call is handed over (a browser has nowhere to go; the page shows
+  it); ``result`` is ``error`` when something failed (order not saved, engine failure);
 - ``{"type": "hangup"}`` then a close (1000).
 
 Anything else — bad JSON, wrong types, an unknown ``type``, PCM with an odd byte count,
@@ -36,16 +37,12 @@ from aiohttp.http_websocket import WSMessage
 
 from connectors.pbx.transport import (
     AudioIn,
-    CallHandler,
     CallInfo,
     DtmfIn,
     HangupIn,
     InboundEvent,
 )
 from connectors.pbx.websocket_base import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_START_TIMEOUT,
-    AiohttpHandler,
     WebSocketTransport,
     WireError,
     check_digit,
@@ -54,7 +51,6 @@ from connectors.pbx.websocket_base import (
     new_call_id,
     parse_json_object,
     pcm_audio,
-    serve_call,
 )
 from speech.audio import Audio
 
@@ -67,7 +63,6 @@ class BrowserTransport(WebSocketTransport):
     def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         super().__init__(ws, request)
         self.rate = 16000
-        self.transfer_target: str | None = None
 
     def parse_start(self, msg: WSMessage) -> CallInfo | None:
         if msg.type is not WSMsgType.TEXT:
@@ -107,33 +102,16 @@ class BrowserTransport(WebSocketTransport):
         await self.send_json({"type": "clear"})
 
     async def set_caller_name(self, name: str) -> None:
+        self.outcome.caller_name = name
         await self.send_json({"type": "caller_name", "name": name})
 
     async def transfer(self, target: str) -> None:
-        self.transfer_target = target
-        await self.send_json({"type": "transfer", "target": target})
+        outcome = self.outcome.transfer_to(target)
+        message = {"type": "transfer", "target": target}
+        await self.send_json({**message, "result": outcome.result, "reason": outcome.reason})
         await self.close(WSCloseCode.OK, "transfer")
 
     async def hangup(self) -> None:
+        self.outcome.hung_up()
         await self.send_json({"type": "hangup"})
         await self.close(WSCloseCode.OK, "hangup")
-
-
-def websocket_handler(
-    call_handler: CallHandler,
-    *,
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-) -> AiohttpHandler:
-    """An aiohttp GET handler for ``/ws/browser`` (and any path the app routes to it)."""
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await serve_call(
-            request,
-            call_handler,
-            BrowserTransport,
-            max_message_bytes=max_message_bytes,
-            start_timeout=start_timeout,
-        )
-
-    return handle

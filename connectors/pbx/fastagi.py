@@ -15,11 +15,20 @@ dialplan goes on after ``AGI()``::
 
     SET VARIABLE CALLERID(name) "<name>"       (if the bot set a caller name)
     SET VARIABLE BOT_TRANSFER "<target>"       (if the bot transferred)
+    SET VARIABLE BOT_REASON "<reason>"         (why it transferred: the dialog's reason)
     SET VARIABLE BOT_RESULT "transfer"|"hangup"|"error"
 
-``error`` means the bot never got the audio leg (AudioSocket failed, the application is
-missing) or the transfer target had characters unsafe in a dialplan; route such calls to a
-person.
+``error`` means something failed: the bot handed the call over because of a failure (the
+order could not be saved, a speech engine failed or timed out; ``BOT_TRANSFER`` then holds
+the operator it chose and ``BOT_REASON`` ``error``, ``engine_error`` or
+``recognition_timeout``), the bot never got the audio leg (AudioSocket failed, the
+application is missing; no ``BOT_TRANSFER``), or the transfer target had characters unsafe
+in a dialplan. Route such calls to a person.
+
+Limits: the environment must arrive within ``header_timeout``; after ``EXEC AudioSocket``
+the audio leg must connect within ``link_timeout`` and the whole EXEC may last
+``call_timeout`` (the AGI session timeout), else the session is closed and the dialplan goes
+on with ``BOT_RESULT`` unset (route that to a person as well).
 
 Protocol facts (asterisk/asterisk ``res/res_agi.c``; https://docs.asterisk.org/Latest_API/
 API_Documentation/Dialplan_Applications/AGI/):
@@ -55,27 +64,42 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from connectors.pbx.limits import ConnectionGate, LogThrottle
 from connectors.pbx.tcp_server import TcpServer
-from connectors.pbx.transport import CallInfo, ProtocolError
+from connectors.pbx.transport import RESULT_ERROR, RESULT_HANGUP, CallInfo, ProtocolError
 
 log = logging.getLogger(__name__)
 
 AGI_PORT = 4573
 MAX_CALLER_NAME = 80
 SAFE_TRANSFER_TARGET = re.compile(r"[A-Za-z0-9_.+*#@:/-]{1,80}")
+SAFE_REASON = re.compile(r"[A-Za-z0-9_:.-]{1,40}")
 _REPLY = re.compile(r"(\d{3})(?:[ -](.*))?")
 _RESULT = re.compile(r"result=(-?\d+)(?:\s+\((.*)\))?")
 _UNKNOWN = {"", "unknown"}
 
 
-class AgiCallResult(Protocol):
-    """What the audio leg decided (see ``connectors.pbx.asterisk.CallResult``)."""
+class AgiOutcome(Protocol):
+    """What the bot decided (``connectors.pbx.transport.CallOutcome``)."""
 
     @property
-    def transfer_target(self) -> str | None: ...
+    def result(self) -> str: ...
+
+    @property
+    def target(self) -> str | None: ...
+
+    @property
+    def reason(self) -> str: ...
 
     @property
     def caller_name(self) -> str | None: ...
+
+
+class AgiCallResult(Protocol):
+    """The audio leg's state (``connectors.pbx.asterisk.LegResult``)."""
+
+    @property
+    def outcome(self) -> AgiOutcome: ...
 
     @property
     def linked(self) -> bool: ...
@@ -85,6 +109,8 @@ class CallRegistry(Protocol):
     """The registry shared with the AudioSocket server (``AsteriskCalls``)."""
 
     def register(self, info: CallInfo) -> None: ...
+
+    async def wait_linked(self, call_id: str, timeout: float) -> bool: ...
 
     async def wait_result(self, call_id: str, timeout: float | None = 2.0) -> AgiCallResult: ...
 
@@ -162,9 +188,11 @@ class FastAgiServer(TcpServer):
         header_timeout: float = 5.0,
         command_timeout: float = 10.0,
         call_timeout: float | None = 4 * 3600.0,
+        link_timeout: float | None = 10.0,
         result_wait: float = 2.0,
+        gate: ConnectionGate | None = None,
     ) -> None:
-        super().__init__(host, port, line_limit=max_line_bytes)
+        super().__init__(host, port, line_limit=max_line_bytes, gate=gate)
         self.audiosocket_address = audiosocket_address
         self._registry = registry
         self._max_header_lines = max_header_lines
@@ -172,7 +200,9 @@ class FastAgiServer(TcpServer):
         self._header_timeout = header_timeout
         self._command_timeout = command_timeout
         self._call_timeout = call_timeout
+        self._link_timeout = link_timeout
         self._result_wait = result_wait
+        self._throttle = LogThrottle(log)
 
     @property
     def audiosocket_address(self) -> str:
@@ -198,9 +228,16 @@ class FastAgiServer(TcpServer):
         except _AgiGone:
             log.debug("FastAGI session %s: Asterisk closed the session", call_id or "-")
         except ProtocolError as exc:
-            log.warning("FastAGI session %s dropped: %s", call_id or "-", exc)
+            self._throttle.log(
+                logging.WARNING, "protocol", "FastAGI session %s dropped: %s", call_id or "-", exc
+            )
         except TimeoutError:
-            log.warning("FastAGI session %s dropped: Asterisk did not answer", call_id or "-")
+            self._throttle.log(
+                logging.WARNING,
+                "timeout",
+                "FastAGI session %s dropped: Asterisk did not answer in time",
+                call_id or "-",
+            )
         except Exception:
             log.exception("FastAGI session %s failed", call_id or "-")
         finally:
@@ -212,38 +249,59 @@ class FastAgiServer(TcpServer):
                     await writer.wait_closed()
 
     async def _run_call(self, session: _AgiSession, call_id: str) -> None:
-        reply = await session.command(
-            f"EXEC AudioSocket {call_id},{self.audiosocket_address}", self._call_timeout
-        )
+        reply = await self._exec_audiosocket(session, call_id)
         if reply.code != 200:
             log.warning("FastAGI session %s: EXEC AudioSocket got code %d", call_id, reply.code)
         elif reply.result == -2:
             log.warning("FastAGI session %s: Asterisk has no AudioSocket application", call_id)
         result = await self._registry.wait_result(call_id, self._result_wait)
-
-        commands: list[str] = []
-        outcome = "hangup"
-        if not result.linked:
-            outcome = "error"
-        if result.caller_name:
-            name = result.caller_name[:MAX_CALLER_NAME]
-            commands.append(f"SET VARIABLE CALLERID(name) {agi_quote(name)}")
-        if result.transfer_target is not None:
-            if SAFE_TRANSFER_TARGET.fullmatch(result.transfer_target):
-                commands.append(f"SET VARIABLE BOT_TRANSFER {agi_quote(result.transfer_target)}")
-                outcome = "transfer"
-            else:
-                log.warning("FastAGI session %s: transfer target has unsafe characters", call_id)
-                outcome = "error"
-        commands.append(f"SET VARIABLE BOT_RESULT {agi_quote(outcome)}")
-
-        for line in commands:
+        for line in self._variables(call_id, result):
             reply = await session.command(line, self._command_timeout)
             if reply.code == 511:
                 log.info("FastAGI session %s: channel is gone, variables not set", call_id)
                 return
             if reply.code != 200:
                 log.warning("FastAGI session %s: SET VARIABLE got code %d", call_id, reply.code)
+
+    async def _exec_audiosocket(self, session: _AgiSession, call_id: str) -> AgiReply:
+        """EXEC AudioSocket; the audio leg must connect within ``link_timeout`` s."""
+        command = f"EXEC AudioSocket {call_id},{self.audiosocket_address}"
+        exec_task = asyncio.create_task(session.command(command, self._call_timeout))
+        if self._link_timeout is None:
+            return await exec_task
+        link_task = asyncio.create_task(self._registry.wait_linked(call_id, self._link_timeout))
+        try:
+            await asyncio.wait({exec_task, link_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not exec_task.done() and not await link_task:
+                raise ProtocolError(f"no AudioSocket connection within {self._link_timeout:g} s")
+            return await exec_task
+        finally:
+            link_task.cancel()
+            if not exec_task.done():
+                exec_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await exec_task
+
+    def _variables(self, call_id: str, result: AgiCallResult) -> list[str]:
+        """SET VARIABLE lines for the dialplan from the call's outcome."""
+        outcome = result.outcome
+        commands: list[str] = []
+        bot_result = outcome.result or RESULT_HANGUP  # the caller hung up: nothing to decide
+        if not result.linked:
+            bot_result = RESULT_ERROR
+        if outcome.caller_name:
+            name = outcome.caller_name[:MAX_CALLER_NAME]
+            commands.append(f"SET VARIABLE CALLERID(name) {agi_quote(name)}")
+        if outcome.target is not None:
+            if SAFE_TRANSFER_TARGET.fullmatch(outcome.target):
+                commands.append(f"SET VARIABLE BOT_TRANSFER {agi_quote(outcome.target)}")
+            else:
+                log.warning("FastAGI session %s: transfer target has unsafe characters", call_id)
+                bot_result = RESULT_ERROR
+        if outcome.reason and SAFE_REASON.fullmatch(outcome.reason):
+            commands.append(f"SET VARIABLE BOT_REASON {agi_quote(outcome.reason)}")
+        commands.append(f"SET VARIABLE BOT_RESULT {agi_quote(bot_result)}")
+        return commands
 
 
 class _AgiSession:

@@ -1,5 +1,7 @@
-"""What the AudioSocket and FastAGI servers share: listening, one task per connection, and a
-shutdown that stops accepting, lets connections finish for a grace period, then ends them."""
+"""What the AudioSocket and FastAGI servers share: listening, a :class:`ConnectionGate`
+(allow-list, connections at once in all and per source address: a refused connection is
+closed before it is read), one task per connection, and a shutdown that stops accepting,
+lets connections finish for a grace period, then ends them."""
 
 from __future__ import annotations
 
@@ -7,10 +9,20 @@ import abc
 import asyncio
 from typing import Any
 
+from connectors.pbx.limits import ConnectionGate, peer_ip
+
 
 class TcpServer(abc.ABC):
-    def __init__(self, host: str, port: int, *, line_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        line_limit: int | None = None,
+        gate: ConnectionGate | None = None,
+    ) -> None:
         self._host = host
+        self.gate = gate
         self._port = port
         self._line_limit = line_limit
         self._server: asyncio.Server | None = None
@@ -57,6 +69,10 @@ class TcpServer(abc.ABC):
         return False
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        remote = peer_ip(writer.get_extra_info("peername"))
+        if self.gate is not None and self.gate.admit(remote) is not None:
+            writer.transport.abort()  # refused: nothing read, nothing written
+            return
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -65,6 +81,8 @@ class TcpServer(abc.ABC):
         finally:
             if task is not None:
                 self._tasks.discard(task)
+            if self.gate is not None:
+                self.gate.release(remote)
 
     @abc.abstractmethod
     async def _on_connection(

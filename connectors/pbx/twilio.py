@@ -44,9 +44,11 @@ lands in ``CallInfo.extra`` as ``param.<name>``. ``CallInfo.call_id`` is the ``c
 Transfer and hang-up. A stream cannot transfer a call: Twilio only goes on with the TwiML after
 ``<Connect>`` (or requests ``<Connect action=...>``) once our server closes the WebSocket
 (https://www.twilio.com/docs/api/errors/31921). So :meth:`TwilioTransport.transfer` sends a
-``mark`` named ``transfer:<target>``, waits (at most ``mark_timeout``) for Twilio to echo it —
-i.e. for the caller to hear the audio already sent, such as «соединяю с оператором» — and
-closes the stream with 1000; the target stays in :attr:`TwilioTransport.transfer_target`. The
+``mark`` named ``transfer:<target>`` (``error:<target>`` when the bot hands over because
+something failed: the order could not be saved, a speech engine failed or timed out), waits
+(at most ``mark_timeout``) for Twilio to echo it — i.e. for the caller to hear the audio
+already sent, such as «соединяю с оператором» — and closes the stream with 1000; the target
+and result stay in the transport's :class:`~connectors.pbx.transport.CallOutcome`. The
 ``<Connect action>`` webhook (keyed by ``CallSid``) or the static TwiML after ``<Connect>``
 does the redirect (``<Dial>``/``<Enqueue>``). No custom ``transfer`` event is sent: Twilio
 knows none. :meth:`TwilioTransport.hangup` does the same with a ``hangup`` mark; with nothing
@@ -65,11 +67,8 @@ import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WSMessage
 
-from connectors.pbx.transport import AudioIn, CallHandler, CallInfo, DtmfIn, HangupIn, InboundEvent
+from connectors.pbx.transport import AudioIn, CallInfo, DtmfIn, HangupIn, InboundEvent
 from connectors.pbx.websocket_base import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_START_TIMEOUT,
-    AiohttpHandler,
     WebSocketTransport,
     WireError,
     b64decode_strict,
@@ -78,7 +77,6 @@ from connectors.pbx.websocket_base import (
     get_object,
     get_str,
     parse_json_object,
-    serve_call,
 )
 from speech.audio import Audio
 from speech.g711 import ulaw_decode, ulaw_encode
@@ -101,7 +99,6 @@ class TwilioTransport(WebSocketTransport):
         super().__init__(ws, request)
         self.rate = RATE
         self.stream_sid = ""
-        self.transfer_target: str | None = None
         self.mark_timeout = mark_timeout
         self._seen_connected = False
         self._marks: dict[str, asyncio.Event] = {}
@@ -212,34 +209,11 @@ class TwilioTransport(WebSocketTransport):
             self._marks.pop(name, None)
 
     async def transfer(self, target: str) -> None:
-        self.transfer_target = target
-        await self.mark(f"transfer:{target}", wait=True)
-        await self.close(WSCloseCode.OK, "transfer")
+        outcome = self.outcome.transfer_to(target)
+        await self.mark(f"{outcome.result}:{target}", wait=True)  # transfer:… or error:…
+        await self.close(WSCloseCode.OK, outcome.result)
 
     async def hangup(self) -> None:
+        self.outcome.hung_up()
         await self.mark("hangup", wait=True)
         await self.close(WSCloseCode.OK, "hangup")
-
-
-def websocket_handler(
-    call_handler: CallHandler,
-    *,
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    start_timeout: float = DEFAULT_START_TIMEOUT,
-    mark_timeout: float = DEFAULT_MARK_TIMEOUT,
-) -> AiohttpHandler:
-    """An aiohttp GET handler for Twilio's ``<Stream url=...>`` (one call per socket)."""
-
-    def factory(ws: web.WebSocketResponse, request: web.Request) -> TwilioTransport:
-        return TwilioTransport(ws, request, mark_timeout=mark_timeout)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await serve_call(
-            request,
-            call_handler,
-            factory,
-            max_message_bytes=max_message_bytes,
-            start_timeout=start_timeout,
-        )
-
-    return handle

@@ -13,6 +13,10 @@ handler calls :func:`serve_call`, which
 4. awaits ``handler(transport)``, and closes the socket when the handler returns
    (1000; 1011 if it raised) or when the peer goes away.
 
+:func:`websocket_handler` is the one aiohttp handler factory for every format:
+``websocket_handler(call_handler, TwilioTransport, mark_timeout=2.0)``; keyword options
+other than the limits go to the transport's constructor.
+
 Limits and errors. Every message is limited to ``max_message_bytes`` (aiohttp's
 ``max_msg_size``: a bigger frame makes aiohttp close with 1009). Anything malformed — not JSON,
 wrong types, bad base64, odd PCM length, binary where text is expected, unknown events, a frame
@@ -170,6 +174,7 @@ class WebSocketTransport(CallTransport):
     """
 
     connector: ClassVar[str] = "websocket"
+    subprotocols: ClassVar[tuple[str, ...]] = ()  # offered in the upgrade (mod_audio_fork's)
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.ws = ws
@@ -415,3 +420,37 @@ async def serve_call(
     await transport.run(handler, handler_grace)
     transport.log(logging.DEBUG, "closed (code %s)", transport.close_code)
     return ws
+
+
+def websocket_handler(
+    call_handler: CallHandler,
+    transport: type[WebSocketTransport],
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    protocols: Sequence[str] | None = None,
+    handler_grace: float = DEFAULT_HANDLER_GRACE,
+    **options: Any,
+) -> AiohttpHandler:
+    """An aiohttp GET handler serving one call of ``transport``'s format per socket.
+
+    ``protocols`` defaults to the transport's :attr:`~WebSocketTransport.subprotocols`;
+    ``options`` (``mark_timeout``, ``play_batch_ms``, …) go to its constructor.
+    """
+    offered = transport.subprotocols if protocols is None else tuple(protocols)
+
+    def factory(ws: web.WebSocketResponse, request: web.Request) -> WebSocketTransport:
+        return transport(ws, request, **options)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await serve_call(
+            request,
+            call_handler,
+            factory,
+            max_message_bytes=max_message_bytes,
+            start_timeout=start_timeout,
+            protocols=offered,
+            handler_grace=handler_grace,
+        )
+
+    return handle

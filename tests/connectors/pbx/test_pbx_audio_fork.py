@@ -13,6 +13,7 @@ import pytest
 
 from connectors.pbx import audio_fork
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn
+from connectors.pbx.websocket_base import websocket_handler
 from speech.audio import tone
 from tests.fakes.tone_bot import ToneBot as Bot
 from tests.fakes.ws_clients import AUDIO_FORK_SUBPROTOCOL, AudioForkClient, serve_app
@@ -41,7 +42,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def server(bot: Callable[[CallTransport], Awaitable[None]], **kwargs: Any) -> Any:
     kwargs.setdefault("max_message_bytes", MAX_BYTES)
     kwargs.setdefault("start_timeout", 0.5)
-    return serve_app({PATH: audio_fork.websocket_handler(bot, **kwargs)})
+    return serve_app({PATH: websocket_handler(bot, audio_fork.AudioForkTransport, **kwargs)})
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
@@ -79,7 +80,10 @@ async def test_conversation_wire_format_both_ways(
 
         await fs.send_dtmf("0")
         assert await fs.wait_closed() == 1000
-        assert fs.texts[-1] == {"type": "transfer", "data": {"target": "operator"}}
+        assert fs.texts[-1] == {
+            "type": "transfer",
+            "data": {"target": "operator", "result": "transfer", "reason": ""},
+        }
         await asyncio.wait_for(bot.ended.wait(), 2)
 
     info = bot.infos[0]

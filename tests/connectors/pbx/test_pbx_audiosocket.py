@@ -12,11 +12,18 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from connectors.pbx.audiosocket import AudioSocketServer, AudioSocketTransport
+from connectors.pbx.audiosocket import (
+    REFUSED_DUPLICATE,
+    REFUSED_UNKNOWN,
+    AudioSocketServer,
+    AudioSocketTransport,
+    Claim,
+)
 from connectors.pbx.transport import (
     AudioIn,
     CallHandler,
     CallInfo,
+    CallOutcome,
     CallTransport,
     DtmfIn,
     HangupIn,
@@ -148,18 +155,16 @@ async def test_play_splits_resamples_and_bot_hangs_up() -> None:
     assert abs(np.argmax(spectrum) * 8000 / narrow.size - 1000) < 20
 
 
-async def test_linker_supplies_call_info_and_results_are_reported() -> None:
+async def test_registry_supplies_call_info_and_the_shared_outcome() -> None:
     known = uuid.uuid4()
     info = CallInfo(str(known), "79160000000", "2", "audiosocket", {"channel": "PJSIP/x-1"})
+    outcome = CallOutcome()
     got: list[CallInfo] = []
-    reported: list[tuple[str, str | None, str | None]] = []
     ended: list[str] = []
 
-    class Sink:
-        def set_result(
-            self, call_id: str, transfer_target: str | None = None, caller_name: str | None = None
-        ) -> None:
-            reported.append((call_id, transfer_target, caller_name))
+    class Registry:
+        def claim(self, call_id: str) -> Claim | str:
+            return Claim(info, outcome) if call_id == str(known) else REFUSED_UNKNOWN
 
         def call_ended(self, call_id: str) -> None:
             ended.append(call_id)
@@ -167,14 +172,9 @@ async def test_linker_supplies_call_info_and_results_are_reported() -> None:
     async def handler(transport: CallTransport) -> None:
         got.append(transport.info)
         await transport.set_caller_name("Анна 1(2)")
-        await transport.transfer("operators")
-        assert isinstance(transport, AudioSocketTransport)
-        assert transport.transfer_target == "operators"
+        await transport.hand_over("operators", "engine_error")
 
-    def linker(call_id: str) -> CallInfo | None:
-        return info if call_id == str(known) else None
-
-    async with serving(handler, linker=linker, results=Sink()) as server:
+    async with serving(handler, registry=Registry()) as server:
         async with AudioSocketClient("127.0.0.1", server.port, known) as client:
             await client.wait_closed(2.0)
         async with AudioSocketClient("127.0.0.1", server.port) as stranger:
@@ -182,9 +182,53 @@ async def test_linker_supplies_call_info_and_results_are_reported() -> None:
 
     assert got[0] is info
     assert got[1].caller == "" and got[1].call_id == str(stranger.uuid)
-    assert reported[:2] == [(str(known), None, "Анна 1(2)"), (str(known), "operators", None)]
+    # the one place the decision lives: the registry's outcome object
+    assert (outcome.result, outcome.target, outcome.reason, outcome.caller_name) == (
+        "error",
+        "operators",
+        "engine_error",
+        "Анна 1(2)",
+    )
     assert ended == [str(known), str(stranger.uuid)]
     assert client.kinds()[-1] == KIND_HANGUP
+
+
+async def test_unannounced_and_duplicate_uuids_are_refused_before_the_handler() -> None:
+    known = uuid.uuid4()
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    class Registry:
+        def claim(self, call_id: str) -> Claim | str:
+            if call_id != str(known):
+                return REFUSED_UNKNOWN
+            return Claim(CallInfo(call_id, "", "", "audiosocket"), CallOutcome())
+
+        def call_ended(self, call_id: str) -> None:
+            pass
+
+    async def handler(transport: CallTransport) -> None:
+        calls.append(transport.info.call_id)
+        await release.wait()
+        await transport.hangup()
+
+    async with serving(handler, registry=Registry(), require_announced=True) as server:
+        strangers = [AudioSocketClient("127.0.0.1", server.port) for _ in range(20)]
+        for stranger in strangers:
+            await stranger.connect()
+        for stranger in strangers:
+            await stranger.wait_closed(2.0)
+            assert stranger.frames == []  # closed without a word
+        async with AudioSocketClient("127.0.0.1", server.port, known) as first:
+            while not calls:
+                await asyncio.sleep(0.01)
+            async with AudioSocketClient("127.0.0.1", server.port, known) as second:
+                await second.wait_closed(2.0)
+                assert second.frames == []
+            release.set()
+            await first.wait_closed(2.0)
+        assert server.refused == {REFUSED_UNKNOWN: 20, REFUSED_DUPLICATE: 1}
+    assert calls == [str(known)]  # never a slot for the strangers nor the copy
 
 
 # --- malformed input ends one call, never the server ---------------------------------------------
@@ -429,16 +473,6 @@ async def test_write_error_ends_call_quietly(caplog: pytest.LogCaptureFixture) -
             pass
 
     ended: list[str] = []
-
-    class Sink:
-        def set_result(
-            self, call_id: str, transfer_target: str | None = None, caller_name: str | None = None
-        ) -> None:
-            pass
-
-        def call_ended(self, call_id: str) -> None:
-            ended.append(call_id)
-
     caplog.set_level(logging.INFO)
     info = CallInfo("c-1", "", "", "audiosocket")
     writer = BrokenWriter()
@@ -446,7 +480,7 @@ async def test_write_error_ends_call_quietly(caplog: pytest.LogCaptureFixture) -
         info,
         asyncio.StreamReader(),
         writer,  # type: ignore[arg-type]
-        results=Sink(),
+        on_end=lambda: ended.append("c-1"),
     )
     await transport.play(tone(300, 0.1, rate=8000))
     assert transport.closed and writer.closed and ended == ["c-1"]

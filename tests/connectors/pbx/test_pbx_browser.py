@@ -18,7 +18,7 @@ from aiohttp import web
 
 from connectors.pbx import browser
 from connectors.pbx.transport import AudioIn, CallTransport, HangupIn
-from connectors.pbx.websocket_base import serve_call
+from connectors.pbx.websocket_base import serve_call, websocket_handler
 from speech.audio import tone
 from tests.fakes.tone_bot import ToneBot as Bot
 from tests.fakes.ws_clients import BrowserClient, serve_app
@@ -40,7 +40,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def server(bot: Callable[[CallTransport], Awaitable[None]], **kwargs: Any) -> Any:
     kwargs.setdefault("max_message_bytes", MAX_BYTES)
     kwargs.setdefault("start_timeout", 0.5)
-    return serve_app({PATH: browser.websocket_handler(bot, **kwargs)})
+    return serve_app({PATH: websocket_handler(bot, browser.BrowserTransport, **kwargs)})
 
 
 async def test_conversation_wire_format_both_ways(session: aiohttp.ClientSession) -> None:
@@ -65,7 +65,12 @@ async def test_conversation_wire_format_both_ways(session: aiohttp.ClientSession
 
         await page.send_dtmf("0")
         assert await page.wait_closed() == 1000
-        assert page.texts[-1] == {"type": "transfer", "target": "operator"}
+        assert page.texts[-1] == {
+            "type": "transfer",
+            "target": "operator",
+            "result": "transfer",
+            "reason": "",
+        }
         await asyncio.wait_for(bot.ended.wait(), 2)
 
     info = bot.infos[0]

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.pbx import twilio
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn
+from connectors.pbx.websocket_base import websocket_handler
 from speech.audio import tone
 from speech.g711 import ulaw_decode, ulaw_encode
 from tests.fakes.tone_bot import ToneBot as Bot
@@ -35,7 +36,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def server(bot: Callable[[CallTransport], Awaitable[None]], **kwargs: Any) -> Any:
     kwargs.setdefault("max_message_bytes", MAX_BYTES)
     kwargs.setdefault("start_timeout", 0.5)
-    return serve_app({"/ws/twilio": twilio.websocket_handler(bot, **kwargs)})
+    return serve_app({"/ws/twilio": websocket_handler(bot, twilio.TwilioTransport, **kwargs)})
 
 
 async def test_conversation_wire_format_both_ways(session: aiohttp.ClientSession) -> None:
