@@ -39,6 +39,7 @@ from bot.telphin_app import TelphinCase2
 from bot.tools.mail_sink import start_mail_sink
 from bot.voice import VoiceServices
 from connectors.pbx.asterisk import AsteriskConnector
+from connectors.pbx.sip_server import SipEndpoint
 from connectors.pbx.telphin import add_telphin_routes, fallback_reply, telphin_handler
 from connectors.pbx.transport import CallTransport
 from connectors.pbx.websocket_base import websocket_handler
@@ -57,6 +58,7 @@ class BotServer:
         self.shop: Shop | None = None
         self.services: VoiceServices | None = None
         self.asterisk: AsteriskConnector | None = None
+        self.sip: SipEndpoint | None = None
         self.runner: web.AppRunner | None = None
         self.addresses: dict[str, str] = {}
         self.mail_sink: Controller | None = None
@@ -173,6 +175,8 @@ class BotServer:
         self._outbox_watch = asyncio.create_task(self._watch_outbox(), name="outbox-metric")
         if self.server.asterisk.enabled:
             await self._start_asterisk()
+        if self.server.sip.enabled:
+            await self._start_sip()
         if self.server.http.enabled:
             await self._start_http()
 
@@ -189,6 +193,13 @@ class BotServer:
         await self.asterisk.start()
         self.addresses["audiosocket"] = f"{ast.audiosocket_host}:{self.asterisk.audiosocket.port}"
         self.addresses["fastagi"] = f"agi://{ast.agi_host}:{self.asterisk.fastagi.port}/"
+
+    async def _start_sip(self) -> None:
+        sip = self.server.sip
+        self.sip = SipEndpoint(self.handle_call, sip)
+        await self.sip.start()
+        kinds = "/".join(k for k, on in (("udp", sip.udp), ("tcp", sip.tcp)) if on)
+        self.addresses["sip"] = f"sip:{sip.advertised_host}:{self.sip.public_port} ({kinds})"
 
     def build_app(self) -> web.Application:
         http = self.server.http
@@ -249,6 +260,8 @@ class BotServer:
         stoppers = []
         if self.asterisk is not None:
             stoppers.append(asyncio.create_task(self.asterisk.stop(grace + 10)))
+        if self.sip is not None:
+            stoppers.append(asyncio.create_task(self.sip.stop(grace + 10)))
         deadline = time.monotonic() + grace
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -299,6 +312,9 @@ def how_to_call(server: BotServer) -> str:
             f'  .venv/bin/python -m bot dial --agi {host}:{port} --say "хочу сделать заказ" '
             '--say "артикул один два три" --say "две штуки" --say "да" --say "нет" --say "да"'
         )
+    if server.sip is not None:
+        sip = f"{server.server.sip.advertised_host}:{server.sip.public_port}"
+        lines.append(f'  or with a SIP phone: baresip -e "/dial sip:78123098635@{sip}"')
     if "http" in server.addresses and server.server.browser:
         lines.append(f"  or open {server.addresses['http']}/talk in a browser (microphone)")
     return "\n".join(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from connectors.pbx.sip_config import SipSettings
+
 
 @dataclass(slots=True)
 class HttpSettings:
@@ -57,6 +59,7 @@ class Route:
 class ServerSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    sip: SipSettings = field(default_factory=SipSettings)  # trunk peer / extension
     twilio: bool = True
     audio_fork: bool = True
     browser: bool = True
