@@ -175,6 +175,7 @@ class TurnTiming:
     tts_s: float = 0.0
     gap_s: float | None = None  # None when the bot did not answer with audio
     barge_in: bool = False
+    early: bool = False  # answered during a pause (early end of turn), not after the window
 
     def to_json(self) -> dict[str, Any]:
         return {

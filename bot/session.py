@@ -28,10 +28,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from bot.action_runner import ActionRunner
 from bot.call_context import context_for
 from bot.call_log import CallLog
+from bot.early_turn import EarlyTurn
 from bot.events import (
     CallEvent,
     EngineFailed,
@@ -43,7 +45,7 @@ from bot.events import (
     TurnTiming,
 )
 from bot.player import Phrase, Player
-from bot.turn_input import Gone, HandOffNow, Keys, NoAnswer, Spoken, TurnInput, TurnItem
+from bot.turn_input import Gone, HandOffNow, Keys, NoAnswer, Paused, Spoken, TurnInput, TurnItem
 from bot.voice import VoiceServices
 from connectors.pbx.transport import CallTransport, ProtocolError
 from dialogs.config import DialogSettings
@@ -80,6 +82,7 @@ class CallSession:
         self.runner = ActionRunner(policy, self, services.orders, self.bus)
         self.player = Player(transport, pace=pace, on_phrase_start=self._on_phrase_start)
         self.input = TurnInput(transport, services.detector(), self.player, self.voice, self.bus)
+        self.early = EarlyTurn(services, self.input)
         self.expect: Expect = "menu"
         self.state = ""
         self.end_reason = ""
@@ -128,6 +131,7 @@ class CallSession:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             self.input.close()
+            self.early.close()
             await self.player.close()
             self._close_turn()
             self.runner.end(self.end_reason or "caller_hangup")
@@ -139,29 +143,52 @@ class CallSession:
             await self.runner.hand_off("engine_error")
 
     async def _next_item(self, deadline: float) -> TurnItem | None:
-        """The caller's next input; once the prompt has played out, the caller's turn starts."""
+        """The caller's next input; once the prompt has played out, the caller's turn starts.
+
+        Pauses inside the caller's phrase start a speculative recognition (:mod:`bot.early_turn`)
+        and a complete answer found that way ends the phrase at once."""
         get = asyncio.create_task(self.input.items.get())
         try:
-            if self.player.playing:
-                drained = asyncio.create_task(self.player.drained())
-                await asyncio.wait(
-                    {get, drained},
+            while True:
+                if not self.player.playing and not self.input.listening:
+                    self._start_listening()
+                waits: set[asyncio.Future[Any]] = {get}
+                drained = (
+                    asyncio.ensure_future(self.player.drained()) if self.player.playing else None
+                )
+                if drained is not None:
+                    waits.add(drained)
+                speculation = self.early.running
+                if speculation is not None:
+                    waits.add(speculation)
+                done, _ = await asyncio.wait(
+                    waits,
                     timeout=max(0.0, deadline - time.monotonic()),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                drained.cancel()
-            if not get.done() and not self.player.playing:
-                self._start_listening()
-                await asyncio.wait({get}, timeout=max(0.0, deadline - time.monotonic()))
-            return get.result() if get.done() else None
+                if drained is not None:
+                    drained.cancel()
+                if not done:
+                    return None  # the call's time is up
+                if get in done:
+                    item = get.result()
+                    if not isinstance(item, Paused):
+                        return item
+                    if self.input.listening:
+                        self.early.start(item, self.expect)
+                    get = asyncio.create_task(self.input.items.get())
+                elif speculation is not None and speculation in done:
+                    early = self.early.finished()
+                    if early is not None:
+                        return early
         finally:
             if not get.done():
                 get.cancel()
             self.input.stop_listening()
 
     def _start_listening(self) -> None:
-        vad = self.voice.vad
-        self.input.start_turn(vad.end_silence_ms.get(self.expect, vad.default_end_silence_ms))
+        end, early = self.voice.vad.silences(self.expect)
+        self.input.start_turn(end, early if self.voice.speculate else 0)
         self._set_state("listening")
 
     def _set_state(self, state: str) -> None:
@@ -188,7 +215,7 @@ class CallSession:
         elif isinstance(item, NoAnswer):
             self._open_turn(TurnTiming(now, "silence"))
             await self._timed(self.runner.silence())
-        else:
+        elif isinstance(item, Spoken):
             await self._spoken(item, now)
 
     async def _spoken(self, item: Spoken, now: float) -> None:
@@ -202,7 +229,11 @@ class CallSession:
         )
         started = time.perf_counter()
         try:
-            transcript = await self.services.recognizer.transcribe(phrase.audio, Hints(self.expect))
+            transcript = item.transcript or await self.early.transcript_for(phrase)
+            if transcript is None:
+                transcript = await self.services.recognizer.transcribe(
+                    phrase.audio, Hints(self.expect)
+                )
         except EngineTimeout:
             self.bus.publish(EngineFailed(engine="asr", reason="timeout"))
             log.warning("recognition timed out", extra={"call_id": self.context.call_id})
@@ -210,7 +241,8 @@ class CallSession:
         except Exception:
             self.bus.publish(EngineFailed(engine="asr", reason="error"))
             raise
-        timing.asr_s = time.perf_counter() - started
+        timing.asr_s = transcript.elapsed_s if item.transcript else time.perf_counter() - started
+        timing.early = item.transcript is not None
         timing.text = transcript.text.strip()
         if not timing.text:
             if item.interrupted:  # a cough or a noise stopped the prompt: play it again

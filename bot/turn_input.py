@@ -27,7 +27,8 @@ from bot.events import BargedIn, EventBus
 from bot.player import Phrase, Player
 from bot.voice_settings import VoiceSettings
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn, ProtocolError
-from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, SpeechStarted
+from speech.asr import Transcript
+from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, PhrasePaused, SpeechStarted
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,15 @@ class Spoken:
     last_voice: float  # monotonic wall clock of the caller's last voiced audio
     barge_in: bool = False
     interrupted: tuple[Phrase, ...] = ()  # what the barge-in cut off
+    transcript: Transcript | None = None  # recognised already (an early end of turn)
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """A short pause inside the caller's phrase: the phrase so far, to recognise early."""
+
+    pause: PhrasePaused
+    last_voice: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +70,7 @@ class HandOffNow:
     reason: str  # shutdown, …
 
 
-TurnItem = Spoken | Keys | NoAnswer | Gone | HandOffNow
+TurnItem = Spoken | Paused | Keys | NoAnswer | Gone | HandOffNow
 
 
 class TurnInput:
@@ -88,12 +98,30 @@ class TurnInput:
 
     # -- the session's controls --------------------------------------------------------------
 
-    def start_turn(self, end_silence_ms: int) -> None:
+    def start_turn(self, end_silence_ms: int, early_silence_ms: int = 0) -> None:
         """The prompt has played out: the caller's turn begins (no-input timer restarts)."""
         self.detector.start_turn(
-            end_silence_ms=end_silence_ms, no_input_ms=self.voice.vad.no_input_ms
+            end_silence_ms=end_silence_ms,
+            no_input_ms=self.voice.vad.no_input_ms,
+            early_silence_ms=early_silence_ms,
         )
         self.listening = True
+
+    def still_paused(self, pause: PhrasePaused) -> bool:
+        """The caller has said nothing more since ``pause`` (the phrase is still open)."""
+        return self.detector.last_voice_ms == pause.last_voice_ms
+
+    def cut(self, paused: Paused) -> Spoken | None:
+        """End the paused phrase now (it was a complete answer): what ``PhraseEnded`` would
+        have brought, without waiting for the rest of the end-of-phrase silence."""
+        if not self.still_paused(paused.pause):
+            return None
+        phrase = self.detector.cut()
+        if phrase is None:
+            return None
+        spoken = Spoken(phrase, paused.last_voice, self._barged, self._interrupted)
+        self._barged, self._interrupted = False, ()
+        return spoken
 
     def stop_listening(self) -> None:
         self.listening = False
@@ -152,6 +180,9 @@ class TurnInput:
                 last_voice = wall - (self.detector.now_ms - vad_event.last_voice_ms) / 1000
                 self.put(Spoken(vad_event, last_voice, self._barged, self._interrupted))
                 self._barged, self._interrupted = False, ()
+            elif isinstance(vad_event, PhrasePaused) and not self._drop_phrase:
+                last_voice = wall - (self.detector.now_ms - vad_event.last_voice_ms) / 1000
+                self.put(Paused(vad_event, last_voice))
             elif isinstance(vad_event, NoInput) and self.listening and not self._digits:
                 self.put(NoAnswer())
         if self._digits and self.detector.now_ms >= self._digits_until_ms:

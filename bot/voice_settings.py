@@ -45,17 +45,36 @@ class VadSettings:
     )
     default_end_silence_ms: int = 700
     no_input_ms: int = 6000
+    # a pause this long inside a phrase: recognise it speculatively and answer at once if it
+    # is already a complete answer for what the dialog expects (0 or missing: never early)
+    early_silence_ms: dict[str, int] = field(
+        default_factory=lambda: {"yes_no": 250, "menu": 250, "quantity": 300, "article": 300}
+    )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.end_silence_ms) - set(EXPECTS))
-        if unknown:
-            raise ValueError(
-                f"voice.vad.end_silence_ms: unknown expectation {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(EXPECTS)}"
-            )
+        for name in ("end_silence_ms", "early_silence_ms"):
+            table: dict[str, int] = getattr(self, name)
+            unknown = sorted(set(table) - set(EXPECTS))
+            if unknown:
+                raise ValueError(
+                    f"voice.vad.{name}: unknown expectation {', '.join(map(repr, unknown))}; "
+                    f"known: {', '.join(EXPECTS)}"
+                )
         for key, value in self.end_silence_ms.items():
             if not 100 <= value <= 5000:
                 raise ValueError(f"voice.vad.end_silence_ms.{key} must be 100..5000 ms")
+        for key, value in self.early_silence_ms.items():
+            end = self.end_silence_ms.get(key, self.default_end_silence_ms)
+            if value and not 100 <= value < end:
+                raise ValueError(
+                    f"voice.vad.early_silence_ms.{key} must be 0 or 100 ms up to less than "
+                    f"its end_silence_ms ({end})"
+                )
+
+    def silences(self, expect: str) -> tuple[int, int]:
+        """(end of phrase, early pause) in ms for what the dialog expects."""
+        end = self.end_silence_ms.get(expect, self.default_end_silence_ms)
+        return end, self.early_silence_ms.get(expect, 0)
 
 
 @dataclass(slots=True)
@@ -64,6 +83,7 @@ class VoiceSettings:
     tts: TtsSettings = field(default_factory=TtsSettings)
     vad: VadSettings = field(default_factory=VadSettings)
     barge_in: bool = True
+    speculate: bool = True  # early end of turn (voice.vad.early_silence_ms); off: full windows
     dtmf_timeout: float = 2.0  # keypad input ends with # or this pause
     max_call_seconds: float = 600.0
     idle_timeout: float = 15.0  # no frames at all from the PBX this long: the call is gone

@@ -8,6 +8,7 @@ the data file changed (or the folder is missing), so editors only edit ``nlu.yml
 from __future__ import annotations
 
 import dataclasses
+import bisect
 import hashlib
 import logging
 import time
@@ -99,6 +100,14 @@ class NluEngine:
         """Give the engine the catalog's articles (call again after a catalog import)."""
         matcher = ArticleMatcher(articles)
         self.extractor.matcher = matcher if len(matcher) else None
+        self._sorted_articles = sorted(matcher.articles)
+
+    def article_goes_on(self, digits: str) -> bool:
+        """Whether a longer catalog article starts with ``digits`` («12» when 1245 exists):
+        a caller who paused after them may not have finished the article."""
+        articles = getattr(self, "_sorted_articles", [])
+        i = bisect.bisect_right(articles, digits)
+        return i < len(articles) and articles[i].startswith(digits)
 
     def parse(self, text: str, expect: str | None = None) -> Parse:
         """Understand one caller turn; ``expect`` is what the dialog asked for (``"article"``,

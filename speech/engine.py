@@ -39,7 +39,7 @@ class Engine:
 
     async def run_in_pool(self, func: Callable[..., _T], *args: Any) -> _T:
         """Run a blocking call of this engine in its worker pool (no time limit)."""
-        return await run_blocking(func, *args, executor=self.executor)
+        return await run_blocking(func, *args, executor=self._executor)
 
     async def within_limit(self, work: Awaitable[_T]) -> _T:
         """``work`` bounded by ``call_timeout_s`` (:class:`EngineTimeout` past it)."""

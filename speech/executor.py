@@ -55,7 +55,24 @@ def shutdown_executor(wait: bool = True) -> None:
         old.shutdown(wait=wait)
 
 
+_in_flight = 0  # jobs submitted to the shared pool and not finished (event-loop thread only)
+
+
+def pool_busy() -> bool:
+    """Every worker of the shared pool has a job (more would wait in its queue): optional
+    work, such as a speculative recognition, should not be added now."""
+    return _in_flight >= _workers
+
+
 async def run_blocking(func: Callable[..., _T], *args: Any, executor: Executor | None = None) -> _T:
     """Run ``func(*args)`` in ``executor`` (default: the shared pool) and await its result."""
+    global _in_flight
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor or get_executor(), func, *args)
+    shared = executor is None
+    if shared:
+        _in_flight += 1
+    try:
+        return await loop.run_in_executor(executor or get_executor(), func, *args)
+    finally:
+        if shared:
+            _in_flight -= 1

@@ -5,8 +5,11 @@ probability; it is stateful (a recurrent model), so each audio stream needs its 
 
 ``EndOfPhraseDetector`` is fed the caller's audio in frames (typically 20 ms, any rate) and
 emits ``SpeechStarted``, ``PhraseEnded`` (with the phrase audio, pre-roll included) and
-``NoInput``. All times are audio time in milliseconds since the stream began — frames fed,
-not the wall clock — so it behaves the same in tests, file simulations and live calls.
+``NoInput``; with ``early_silence_ms`` set it also emits ``PhrasePaused`` once per pause that
+long (shorter than the end silence), carrying the phrase so far, so the caller of the
+detector may recognise it speculatively and end it at once with :meth:`cut`. All times are
+audio time in milliseconds since the stream began — frames fed, not the wall clock — so it
+behaves the same in tests, file simulations and live calls.
 """
 
 from __future__ import annotations
@@ -103,13 +106,24 @@ class PhraseEnded:
 
 
 @dataclass(frozen=True)
+class PhrasePaused:
+    """``early_silence_ms`` of silence inside a phrase: the phrase so far, as ``PhraseEnded``
+    would carry it if it ended now (the pause may still turn out to be inside the phrase)."""
+
+    audio: Audio
+    speech_start_ms: int
+    last_voice_ms: int
+    at_ms: int
+
+
+@dataclass(frozen=True)
 class NoInput:
     """Nothing was said for ``no_input_ms`` since the turn started."""
 
     at_ms: int
 
 
-VadEvent = SpeechStarted | PhraseEnded | NoInput
+VadEvent = SpeechStarted | PhraseEnded | PhrasePaused | NoInput
 
 
 class EndOfPhraseDetector:
@@ -137,6 +151,7 @@ class EndOfPhraseDetector:
         self.min_speech_ms = min_speech_ms
         self.end_silence_ms = end_silence_ms
         self.no_input_ms = no_input_ms
+        self.early_silence_ms: int | None = None  # PhrasePaused after this much silence
         self.preroll_ms = preroll_ms
         self.postroll_ms = postroll_ms
         self.max_phrase_ms = max_phrase_ms
@@ -161,13 +176,20 @@ class EndOfPhraseDetector:
         self._clear_speech()
 
     def start_turn(
-        self, *, end_silence_ms: int | None = None, no_input_ms: int | None = None
+        self,
+        *,
+        end_silence_ms: int | None = None,
+        no_input_ms: int | None = None,
+        early_silence_ms: int | None = None,
     ) -> None:
-        """Begin listening for a new answer: restart the no-input timer, maybe change timings."""
+        """Begin listening for a new answer: restart the no-input timer, maybe change timings
+        (``early_silence_ms``: 0 turns the pause events off, ``None`` keeps the setting)."""
         if end_silence_ms is not None:
             self.end_silence_ms = end_silence_ms
         if no_input_ms is not None:
             self.no_input_ms = no_input_ms
+        if early_silence_ms is not None:
+            self.early_silence_ms = early_silence_ms or None
         self._turn_start_ms = self.now_ms
         self._no_input_sent = False
 
@@ -207,6 +229,18 @@ class EndOfPhraseDetector:
             return []
         return [self._end_phrase(self.now_ms, forced=True)]
 
+    @property
+    def last_voice_ms(self) -> int | None:
+        """The last voiced chunk's end of the phrase in progress (``None``: no phrase)."""
+        return round(self._last_voice_ms) if self._speech_start_ms is not None else None
+
+    def cut(self) -> PhraseEnded | None:
+        """End the phrase in progress now (the caller of the detector decided it was
+        complete during a pause); no ``PhraseEnded`` follows for it."""
+        if self._speech_start_ms is None:
+            return None
+        return self._end_phrase(self.now_ms, forced=False)
+
     # --- the state machine ---------------------------------------------------------------
 
     def _clear_speech(self) -> None:
@@ -214,6 +248,7 @@ class EndOfPhraseDetector:
         self._run_voiced_ms = 0.0
         self._speech_start_ms: float | None = None
         self._last_voice_ms = 0.0
+        self._pause_sent = False
 
     def _on_chunk(self, prob: float) -> list[VadEvent]:
         start = self._chunks * self._chunk_ms
@@ -244,12 +279,24 @@ class EndOfPhraseDetector:
         else:
             if still_voice:
                 self._last_voice_ms = end
+                self._pause_sent = False
+            silence = end - self._last_voice_ms
+            early = self.early_silence_ms
+            if early and not self._pause_sent and early <= silence < self.end_silence_ms:
+                self._pause_sent = True
+                events.append(self._paused(end))
             if end - self._last_voice_ms >= self.end_silence_ms:
                 events.append(self._end_phrase(end, forced=False))
             elif end - self._speech_start_ms >= self.max_phrase_ms:
                 events.append(self._end_phrase(end, forced=True))
         self._trim_history(end)
         return events
+
+    def _paused(self, at_ms: float) -> PhrasePaused:
+        assert self._speech_start_ms is not None
+        start_ms, last_ms = self._speech_start_ms, self._last_voice_ms
+        audio = self._history_audio(start_ms - self.preroll_ms, last_ms + self.postroll_ms)
+        return PhrasePaused(audio, round(start_ms), round(last_ms), round(at_ms))
 
     def _end_phrase(self, end_ms: float, *, forced: bool) -> PhraseEnded:
         assert self._speech_start_ms is not None

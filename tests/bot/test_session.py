@@ -16,6 +16,7 @@ import pytest
 
 from bot.call_log import CallLog
 from bot.config import Settings
+from bot.events import TurnTiming
 from bot.session import CallSession
 from bot.tools.simulated_call import SessionWatch
 from bot.voice import VoiceServices
@@ -23,9 +24,10 @@ from bot.voice_settings import VoiceSettings
 from dialogs.config import DialogSettings
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
-from tests.conftest import ROOT
+from speech.audio import Audio
+from tests.conftest import DEMO_ARTICLES, ROOT
 from tests.fakes.line import LockstepLine
-from tests.fakes.shop_ports import MemoryOrders, MemoryShop
+from tests.fakes.shop_ports import MemoryOrders, MemoryShop, Product
 from tests.fakes.speech import (
     NOISE,
     Codebook,
@@ -63,6 +65,17 @@ class Call:
         audio time does not run on while the caller prepares)."""
         await self.line.say(self.voice.synthesize_sync(text))
 
+    async def say_with_pause(self, first: str, second: str, pause_s: float) -> None:
+        """«двенадцать … сорок пять»: two parts of one answer with a pause between them."""
+        await self.listening()
+        one, two = self.voice.synthesize_sync(first), self.voice.synthesize_sync(second)
+        gap = bytes(int(pause_s * one.rate) * 2)
+        await self.line.say(Audio(one.pcm + gap + two.pcm, one.rate))
+        await self.watch.until(lambda: self.watch.state != "listening")
+
+    def speech_turns(self) -> list[TurnTiming]:
+        return [t for t in self.session.log.turns if t.source == "speech"]
+
     async def listening(self) -> None:
         await self.watch.until(lambda: self.watch.state == "listening")
 
@@ -93,6 +106,8 @@ async def make_call(engine: NluEngine) -> AsyncIterator[Factory]:
         tts_fail: bool = False,
         tts_ms_per_char: float = 10.0,
         orders_fail: bool = False,
+        catalog: dict[str, Product] | None = None,
+        tick_s: float = 0.0,
     ) -> Call:
         codebook = Codebook()
         settings = Settings()
@@ -108,11 +123,11 @@ async def make_call(engine: NluEngine) -> AsyncIterator[Factory]:
             recognizer,
             synthesizer,
             responses,
-            MemoryShop().ports(),
+            MemoryShop(catalog).ports(),
             orders,
             vad=EnergyVad,
         )
-        line = LockstepLine()
+        line = LockstepLine(tick_s=tick_s)
         session = CallSession(line, services, dialog=dialog, pace=False)
         watch = SessionWatch(patience_s=5.0)
         session.subscribe(watch)
@@ -282,3 +297,67 @@ async def test_a_synthesis_failure_hands_off_at_once(make_call: Factory) -> None
     assert log.end_reason == "tts_failed"
     assert {e["engine"] for e in log.of_type("engine_failed")} == {"tts"}
     assert not call.line.bot_frames, "nothing could be said"
+
+
+async def to_the_confirmation(call: Call) -> None:
+    for text in ORDER[:3]:
+        await call.say(text)
+    await call.watch.until(lambda: "utter_confirm_quantity" in call.said())
+
+
+# a speculative recognition takes wall time: the line runs at 5× real time in these tests
+FAST_LINE = 0.004
+
+
+async def test_a_yes_is_answered_in_the_pause_without_the_full_window(make_call: Factory) -> None:
+    call = make_call(tick_s=FAST_LINE)
+    await to_the_confirmation(call)
+    await call.say("да")
+    await call.watch.until(lambda: "utter_ask_more" in call.said())
+    await call.watch.until(lambda: len(call.speech_turns()) >= 4)
+    turn = call.speech_turns()[3]
+    assert turn.text == "да" and turn.early, "answered during the pause"
+    assert turn.eop_wait_s < 0.5, "before the yes/no window of 500 ms had passed"
+    assert call.session.early.used >= 1
+    assert call.recognizer.heard.count("да") == 1, "the speculative result was the only one"
+
+
+async def test_a_dictated_article_with_a_pause_between_groups_is_not_cut(
+    make_call: Factory,
+) -> None:
+    call = make_call(tick_s=FAST_LINE)
+    await call.say("хочу сделать заказ")
+    await call.watch.until(lambda: "utter_ask_article" in call.said())
+    await call.say_with_pause("двенадцать", "сорок пять", pause_s=0.45)
+    await call.watch.until(lambda: len(call.speech_turns()) >= 2)
+    assert call.synthesizer.said[-1].startswith("Швабра с отжимом"), call.synthesizer.said
+    turn = call.speech_turns()[-1]
+    assert turn.text == "двенадцать сорок пять", "not cut at the pause between the groups"
+
+
+async def test_an_article_a_longer_one_continues_waits_for_the_window(
+    make_call: Factory, engine: NluEngine
+) -> None:
+    articles = ["123", "1245", "4512", "12"]
+    engine.set_articles(articles)
+    try:
+        shop = {a: Product(a, f"Товар {a}") for a in articles}
+        call = make_call(catalog=shop, tick_s=FAST_LINE)
+        await call.say("хочу сделать заказ")
+        await call.watch.until(lambda: "utter_ask_article" in call.said())
+        await call.say_with_pause("один два", "четыре пять", pause_s=0.45)
+        await call.watch.until(lambda: len(call.speech_turns()) >= 2)
+        said = [e["text"] for e in call.session.log.of_type("say")]
+        assert said[-1].startswith("Товар 1245."), "12 (a catalog article) was not taken"
+    finally:
+        engine.set_articles(DEMO_ARTICLES)
+
+
+async def test_speculation_off_waits_for_the_full_window(make_call: Factory) -> None:
+    call = make_call(voice=VoiceSettings(speculate=False), tick_s=FAST_LINE)
+    await to_the_confirmation(call)
+    await call.say("да")
+    await call.watch.until(lambda: len(call.speech_turns()) >= 4)
+    turn = call.speech_turns()[3]
+    assert not turn.early and turn.eop_wait_s >= 0.5
+    assert call.session.early.started == 0

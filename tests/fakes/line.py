@@ -3,8 +3,11 @@
 On a real line both directions run at one 20 ms frame per 20 ms. :class:`LockstepLine` keeps
 that ratio without the clock: a ticker sends the caller's next frame (their queued speech or
 silence) and lets the bot send at most one frame per tick, as fast as the session takes
-them. Audio time (what the VAD and the no-input timer count) thus runs much faster than the
-wall clock, and the order of events on the line is the same as in real time.
+them (or one per ``tick_s`` of wall time). Audio time (what the VAD and the no-input timer
+count) thus runs much faster than the wall clock, and the order of events on the line is the
+same as in real time. Work that takes wall time while the line runs on (a speculative
+recognition during a pause) needs a ``tick_s`` of a few milliseconds to keep up, as it would
+at 20 ms per frame.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ FRAME = 160  # samples: 20 ms at 8 kHz
 
 
 class LockstepLine(CallTransport):
-    def __init__(self, caller: str = "+79607775577", called: str = "78123098635") -> None:
+    def __init__(
+        self, caller: str = "+79607775577", called: str = "78123098635", tick_s: float = 0.0
+    ) -> None:
         self.info = CallInfo("test-call", caller, called, "test")
+        self.tick_s = tick_s  # wall time per frame (0: as fast as the session takes them)
         self.rate = RATE
         self._inbound: asyncio.Queue[InboundEvent | None] = asyncio.Queue(maxsize=1)
         self._queued: list[Audio] = []
@@ -95,7 +101,7 @@ class LockstepLine(CallTransport):
                 if self._tick >= target and not future.done():
                     future.set_result(None)
             self._tick_waiters = [(t, f) for t, f in self._tick_waiters if not f.done()]
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.tick_s)
         self._spoken.set()
 
     # -- CallTransport: the bot's side -------------------------------------------------------

@@ -3,7 +3,8 @@ the bot, and an energy VAD as the end-of-phrase source. No models, no real time.
 
 The caller's phrases are coded as loudness: :class:`CodedVoice` gives every distinct text its
 own amplitude (a 300 Hz tone, 60 ms per character, at least 200 ms), and
-:class:`ScriptedRecognizer` reads the loudest sample of a phrase back to the text. So a
+:class:`ScriptedRecognizer` reads the loudness of each voiced run of a phrase back to its
+text (runs apart by 100 ms of silence are words of one phrase: «двенадцать … сорок пять»). So a
 session test says «да» and the session hears «да», through the real end-of-phrase detector
 (:class:`EnergyVad` scores each chunk by its level), the real worker pool and time limits.
 ``NOISE`` is a text the recognizer hears as nothing (a cough).
@@ -58,6 +59,28 @@ def tone(seconds: float, amplitude: int, rate: int = 8000, hz: float = 300.0) ->
     return Audio.from_samples(samples, rate)
 
 
+def voiced_levels(audio: Audio, gap_ms: int = 100) -> list[int]:
+    """The loudness of each voiced run of ``audio`` (runs apart by ``gap_ms`` of silence)."""
+    samples = np.abs(audio.samples().astype(np.int32))
+    if not samples.size:
+        return []
+    window = max(1, audio.rate // 100)  # 10 ms
+    peaks = [int(samples[i : i + window].max()) for i in range(0, samples.size, window)]
+    levels: list[int] = []
+    run: list[int] = []
+    quiet = 0
+    for peak in peaks + [0] * (gap_ms // 10):
+        if peak > 500:
+            run.append(peak)
+            quiet = 0
+        elif run:
+            quiet += 1
+            if quiet * 10 >= gap_ms:
+                levels.append(int(np.percentile(run, 90)))
+                run, quiet = [], 0
+    return levels
+
+
 class CodedVoice(Synthesizer):
     """The caller's voice in session tests: each text becomes a tone of its own loudness."""
 
@@ -90,10 +113,8 @@ class ScriptedRecognizer(Recognizer):
             time.sleep(self.delay_s)
         if self.fail:
             raise RecognitionError("scripted failure")
-        samples = audio.samples()
-        level = int(np.percentile(np.abs(samples), 99)) if samples.size else 0
-        text = self.codebook.text(level) or ""
-        text = "" if text == NOISE else text
+        words = [self.codebook.text(level) or "" for level in voiced_levels(audio)]
+        text = " ".join(w for w in words if w and w != NOISE)
         self.heard.append(text)
         self.hints.append(hints.expect if hints else None)
         return text, 1.0

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from speech.audio import Audio, tone
-from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, SileroVad, SpeechStarted, VadEvent
+from speech.vad import (
+    EndOfPhraseDetector,
+    NoInput,
+    PhraseEnded,
+    PhrasePaused,
+    SileroVad,
+    SpeechStarted,
+    VadEvent,
+)
 from tests.speech.conftest import quiet_noise, speech_offset_s, speech_onset_s
 
 PHRASE = "артикул сто двадцать три, две штуки"
@@ -127,3 +135,44 @@ def test_frames_must_keep_one_rate(vad: SileroVad) -> None:
     assert detector.now_ms == 0.0
     detector.feed(Audio.silence(0.02, 16000))
     assert detector.now_ms == pytest.approx(20.0)
+
+
+def test_a_pause_inside_a_phrase_is_announced_once_and_the_phrase_can_be_cut(
+    vad: SileroVad, say: Callable[..., Audio]
+) -> None:
+    """«двенадцать … сорок пять»: a 450 ms pause is a ``PhrasePaused`` (early silence 250 ms)
+    but not the end (700 ms); ``cut`` at a pause ends the phrase with the same audio."""
+    first, second = say("двенадцать", 8000), say("сорок пять", 8000)
+    signal = quiet_noise(0.5, 8000) + first + quiet_noise(0.45, 8000, seed=3) + second
+    signal = signal + quiet_noise(1.5, 8000, seed=4)
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, end_silence_ms=700)
+    detector.start_turn(early_silence_ms=250)
+    events = run(detector, signal)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["SpeechStarted", "PhrasePaused", "PhrasePaused", "PhraseEnded"], kinds
+    first_pause, last_pause, ended = events[1], events[2], events[3]
+    assert isinstance(first_pause, PhrasePaused) and isinstance(last_pause, PhrasePaused)
+    assert isinstance(ended, PhraseEnded)
+    assert 250 <= first_pause.at_ms - first_pause.last_voice_ms < 250 + 33
+    assert first_pause.last_voice_ms < ended.last_voice_ms, "the phrase went on"
+    assert last_pause.last_voice_ms == ended.last_voice_ms
+    assert last_pause.audio.pcm == ended.audio.pcm, "the pause carries the final phrase audio"
+
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, end_silence_ms=700)
+    detector.start_turn(early_silence_ms=250)
+    cut_at = None
+    for frame in signal.frames(20):
+        for event in detector.feed(frame):
+            if isinstance(event, PhrasePaused) and cut_at is None:
+                cut_at = event
+                phrase = detector.cut()
+                assert phrase is not None and phrase.last_voice_ms == event.last_voice_ms
+                assert detector.cut() is None, "nothing left to cut"
+            assert not (
+                cut_at is not None
+                and isinstance(event, PhraseEnded)
+                and event.last_voice_ms == cut_at.last_voice_ms
+            )
+    assert cut_at is not None

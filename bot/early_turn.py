@@ -1,0 +1,109 @@
+"""Early end of turn: answer a complete answer without waiting for the whole end silence.
+
+When the caller pauses inside a phrase for ``voice.vad.early_silence_ms`` (250–300 ms by what
+the dialog expects), the phrase so far is recognised speculatively. If the caller is still
+silent when the result comes and it is a complete answer for what the dialog expects
+(:func:`dialogs.completeness.is_complete`: a yes/no, an exact catalog article no longer
+article continues, a quantity that cannot go on, a menu choice, the operator), the phrase is
+ended at once and answered. If the caller speaks on, the result is dropped and the phrase goes
+on; if the phrase then ends at the same point, the speculative transcript is reused (the
+audio is the same), so speculation never costs a second recognition of one phrase.
+
+Speculation is optional work: it is skipped when every speech worker is busy
+(``speech.executor.pool_busy``), so under load calls fall back to the fixed windows rather
+than queueing more recognitions. ``voice.speculate: false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from bot.turn_input import Paused, Spoken, TurnInput
+from bot.voice import VoiceServices
+from dialogs.completeness import is_complete
+from dialogs.expect import Expect
+from speech.asr import Hints, Transcript
+from speech.executor import pool_busy
+from speech.vad import PhraseEnded
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Speculation:
+    paused: Paused
+    expect: Expect
+    task: asyncio.Task[tuple[Transcript, bool]]
+
+
+class EarlyTurn:
+    def __init__(self, services: VoiceServices, input: TurnInput) -> None:
+        self.services = services
+        self.input = input
+        self.current: Speculation | None = None
+        self.started = 0  # speculative recognitions run (for the benchmark)
+        self.skipped_busy = 0
+        self.used = 0  # phrases answered early
+
+    @property
+    def running(self) -> asyncio.Task[tuple[Transcript, bool]] | None:
+        """The speculative recognition still running, to wait on beside the line."""
+        spec = self.current
+        return spec.task if spec is not None and not spec.task.done() else None
+
+    def start(self, paused: Paused, expect: Expect) -> None:
+        if not self.services.voice.speculate:
+            return
+        spec = self.current
+        if spec is not None and not spec.task.done():
+            return  # one at a time; the running one may still be reused
+        if pool_busy():
+            self.skipped_busy += 1
+            return
+        self.started += 1
+        task = asyncio.create_task(self._recognize(paused, expect), name="speculate")
+        self.current = Speculation(paused, expect, task)
+
+    async def _recognize(self, paused: Paused, expect: Expect) -> tuple[Transcript, bool]:
+        services = self.services
+        transcript = await services.recognizer.transcribe(paused.pause.audio, Hints(expect))
+        parse = services.nlu.parse(transcript.text.strip(), expect)
+        return transcript, is_complete(parse, expect, services.nlu.article_goes_on)
+
+    def finished(self) -> Spoken | None:
+        """The speculation finished: the phrase ended now, if it was a complete answer and the
+        caller has said nothing since; else ``None`` (the phrase goes on)."""
+        spec = self.current
+        if spec is None or not spec.task.done() or spec.task.cancelled():
+            return None
+        if spec.task.exception() is not None:
+            return None  # the real recognition of the phrase will tell
+        transcript, complete = spec.task.result()
+        if not complete or not self.input.still_paused(spec.paused.pause):
+            return None
+        spoken = self.input.cut(spec.paused)
+        if spoken is None:
+            return None
+        self.current = None
+        self.used += 1
+        return Spoken(
+            spoken.phrase, spoken.last_voice, spoken.barge_in, spoken.interrupted, transcript
+        )
+
+    async def transcript_for(self, phrase: PhraseEnded) -> Transcript | None:
+        """The speculative transcript of this very phrase (same last voiced chunk), if any."""
+        spec, self.current = self.current, None
+        if spec is None or spec.paused.pause.last_voice_ms != phrase.last_voice_ms:
+            return None
+        with contextlib.suppress(Exception):
+            transcript, _ = await spec.task
+            return transcript
+        return None
+
+    def close(self) -> None:
+        spec, self.current = self.current, None
+        if spec is not None and not spec.task.done():
+            spec.task.cancel()

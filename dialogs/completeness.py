@@ -1,0 +1,80 @@
+"""Whether what the caller said is already a complete answer to what the dialog asked.
+
+The voice session asks this during a short pause (``voice.vad.early_silence_ms``), with the
+phrase recognised speculatively: a complete answer is answered at once, anything else waits
+for the full end-of-phrase silence. Pure: the catalog is asked through ``article_goes_on``
+(does a longer catalog article start with these digits?).
+
+Complete, by expectation:
+- anywhere: a request for the operator, a goodbye;
+- ``yes_no``: a yes or a no (the yes/no entity or the affirm/deny intent), with no number
+  that would change the quantity being confirmed;
+- ``article``: an exact catalog article that no longer article continues («12» is not complete
+  while 1245 exists), not a suggestion;
+- ``quantity``: a quantity with a unit word, or a number that cannot go on: not a round ten,
+  hundred or thousand («двадцать…» may become «двадцать пять»), no fraction;
+- ``menu``: an order / status / operator choice, or a menu key said as a number (0, 1, 2).
+When in doubt it is not complete: waiting costs a few hundred milliseconds, a cut-off costs a
+repeated question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dialogs.expect import Expect
+from nlu.types import Parse
+
+ALWAYS = frozenset({"ask_operator", "goodbye"})
+MENU = frozenset({"make_order", "order_status", "ask_operator"})
+MENU_NUMBERS = frozenset({"0", "1", "2"})
+UNIT_HINTS = ("шт", "штук", "уп", "пач", "короб", "комплект", "пар", "литр", "метр", "кг")
+
+
+def is_complete(
+    parse: Parse, expect: Expect, article_goes_on: Callable[[str], bool] = lambda _: False
+) -> bool:
+    if not parse.text.strip():
+        return False
+    if parse.intent in ALWAYS and not parse.first("number"):
+        return True
+    if parse.first("fraction") is not None:
+        return False
+    if expect == "yes_no":
+        return _yes_no(parse)
+    if expect == "article":
+        return _article(parse, article_goes_on)
+    if expect == "quantity":
+        return _quantity(parse)
+    return _menu(parse)
+
+
+def _yes_no(parse: Parse) -> bool:
+    if parse.first("number") is not None:
+        return False  # «да, три…»: the quantity may be changing
+    return parse.first("yes_no") is not None or parse.intent in ("affirm", "deny")
+
+
+def _article(parse: Parse, article_goes_on: Callable[[str], bool]) -> bool:
+    article = parse.first("article")
+    if article is None or article.match != "exact":
+        return False
+    return not article_goes_on(article.value)
+
+
+def _quantity(parse: Parse) -> bool:
+    quantity = parse.first("quantity") or parse.first("number")
+    if quantity is None or not quantity.value.isdigit():
+        return False
+    text = parse.text.casefold()
+    if any(unit in text[quantity.end :] for unit in UNIT_HINTS):
+        return True  # «пять штук»: the unit closes it
+    value = int(quantity.value)
+    return value % 10 != 0 or value == 0
+
+
+def _menu(parse: Parse) -> bool:
+    if parse.intent in MENU:
+        return True
+    numbers = parse.values("number")
+    return len(numbers) == 1 and numbers[0] in MENU_NUMBERS and not parse.first("article")

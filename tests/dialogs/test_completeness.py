@@ -1,0 +1,52 @@
+"""Is what the caller said already a complete answer? (the early end of turn asks this)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs.completeness import is_complete
+from dialogs.expect import Expect
+from nlu.engine import NluEngine
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "complete"),
+    [
+        ("да", "yes_no", True),
+        ("нет", "yes_no", True),
+        ("угу", "yes_no", True),
+        ("да, три", "yes_no", False),  # the quantity may be changing
+        ("ну", "yes_no", False),
+        ("артикул 4512", "article", True),
+        ("двенадцать", "article", False),  # not a catalog article
+        ("сто двадцать три", "article", True),
+        ("две штуки", "quantity", True),
+        ("пять", "quantity", True),
+        ("двадцать", "quantity", False),  # may become «двадцать пять»
+        ("сто", "quantity", False),
+        ("десять штук", "quantity", True),  # the unit closes it
+        ("полторы", "quantity", False),
+        ("хочу сделать заказ", "menu", True),
+        ("один", "menu", True),
+        ("соедините с оператором", "article", True),
+        ("", "yes_no", False),
+    ],
+)
+def test_complete_answers(engine: NluEngine, text: str, expect: Expect, complete: bool) -> None:
+    parse = engine.parse(text, expect)
+    assert is_complete(parse, expect, engine.article_goes_on) is complete, parse
+
+
+def test_an_article_a_longer_catalog_article_continues_is_not_complete(engine: NluEngine) -> None:
+    engine.set_articles(["12", "1245"])
+    try:
+        assert engine.article_goes_on("12") and not engine.article_goes_on("1245")
+        parse = engine.parse("двенадцать", "article")
+        assert not is_complete(parse, "article", engine.article_goes_on)
+        assert is_complete(
+            engine.parse("двенадцать сорок пять", "article"), "article", engine.article_goes_on
+        )
+    finally:
+        from tests.conftest import DEMO_ARTICLES
+
+        engine.set_articles(DEMO_ARTICLES)
