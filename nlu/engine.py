@@ -7,8 +7,8 @@ the data file changed (or the folder is missing), so editors only edit ``nlu.yml
 
 from __future__ import annotations
 
-import dataclasses
 import bisect
+import dataclasses
 import hashlib
 import logging
 import time
