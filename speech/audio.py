@@ -117,6 +117,20 @@ class Audio:
         end = max(start, min(self.num_samples, end))
         return Audio(self.pcm[start * SAMPLE_WIDTH : end * SAMPLE_WIDTH], self.rate)
 
+    def trimmed(self, *, lead_ms: int = 10, tail_ms: int = 80, level: int = 300) -> Audio:
+        """Without the silence around the sound: at most ``lead_ms`` before the first and
+        ``tail_ms`` after the last sample louder than ``level`` (of 32767). A synthesizer's
+        leading silence is heard by the caller as a longer pause before the answer."""
+        samples = self.samples()
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
+        if not loud.size:
+            return self
+        first = max(0, int(loud[0]) - self.rate * lead_ms // 1000)
+        last = min(samples.size, int(loud[-1]) + 1 + self.rate * tail_ms // 1000)
+        if first == 0 and last == samples.size:
+            return self
+        return Audio(self.pcm[first * SAMPLE_WIDTH : last * SAMPLE_WIDTH], self.rate)
+
     def frames(self, ms: int = 20) -> Iterator[Audio]:
         """Consecutive frames of ``ms`` milliseconds; the last one is zero-padded."""
         size = self.rate * ms // 1000

@@ -5,7 +5,8 @@ Engines live one per module (``tts_festival``, ``tts_espeak``, ``tts_silero``) a
 requested output ``rate``, runs the engine in the shared bounded worker pool, and caches
 results by (engine, voice, rate, text) in memory and optionally as WAV files on disk, so fixed
 prompts are synthesized once (``warm``) and concurrent requests for one text run the engine
-once. Engines are chosen by name via ``create_synthesizer(name, **options)``.
+once. Synthesized audio is trimmed of its leading silence (10 ms kept) and most of its
+trailing silence (80 ms kept): the caller hears the answer that much sooner. Engines are chosen by name via ``create_synthesizer(name, **options)``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class SynthesisCache:
         if path is None or not path.is_file():
             return None
         try:
-            audio = Audio.read_wav(path)
+            audio = Audio.read_wav(path).trimmed()  # files of older versions kept the silence
         except (OSError, ValueError):
             return None  # a broken cache file is as good as none: synthesize again
         if audio.rate != key[2]:
@@ -191,7 +192,7 @@ class Synthesizer(Engine, ABC):
         self._load_sync()
         with self._count_lock:
             self.engine_calls += 1
-        audio = self._synthesize_sync(key[3]).resample(self.rate)
+        audio = self._synthesize_sync(key[3]).resample(self.rate).trimmed()
         return self.cache.put(key, audio)
 
     @abstractmethod

@@ -195,3 +195,13 @@ def test_streamed_wav_with_bogus_length_is_read() -> None:
 def test_not_a_wav_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="WAV"):
         Audio.from_wav_bytes(b"not a wav at all")
+
+
+def test_trimmed_drops_the_silence_around_the_sound() -> None:
+    rate = 8000
+    sound = tone(440, 0.5, rate)
+    padded = Audio.silence(0.3, rate) + sound + Audio.silence(0.4, rate)
+    trimmed = padded.trimmed(lead_ms=10, tail_ms=80)
+    assert trimmed.duration == pytest.approx(0.5 + 0.01 + 0.08, abs=0.005)
+    assert trimmed.trimmed().pcm == trimmed.pcm, "trimming twice changes nothing"
+    assert Audio.silence(0.2, rate).trimmed().duration == pytest.approx(0.2), "all silence"
