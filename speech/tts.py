@@ -6,7 +6,8 @@ requested output ``rate``, runs the engine in the shared bounded worker pool, an
 results by (engine, voice, rate, text) in memory and optionally as WAV files on disk, so fixed
 prompts are synthesized once (``warm``) and concurrent requests for one text run the engine
 once. Synthesized audio is trimmed of its leading silence (10 ms kept) and most of its
-trailing silence (80 ms kept): the caller hears the answer that much sooner. Engines are chosen by name via ``create_synthesizer(name, **options)``.
+trailing silence (80 ms kept): the caller hears the answer that much sooner. Engines are
+chosen by name via ``create_synthesizer(name, **options)``.
 """
 
 from __future__ import annotations
