@@ -26,10 +26,12 @@ from pathlib import Path
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from bot import edge
 from bot.call_log import CallLog
 from bot.config import Settings
 from bot.edge import add_protected, edge_middleware, media_endpoints
 from bot.events import CallBegan, CallEnded, EventBus, Transferred
+from bot.http_guard import GuardedSite
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
 from bot.routing import Managers, Router
@@ -60,6 +62,7 @@ class BotServer:
         self.asterisk: AsteriskConnector | None = None
         self.sip: SipEndpoint | None = None
         self.runner: web.AppRunner | None = None
+        self.http_site: GuardedSite | None = None
         self.addresses: dict[str, str] = {}
         self.mail_sink: Controller | None = None
         self.telphin: TelphinCase2 | None = None
@@ -149,6 +152,7 @@ class BotServer:
     # -- start / stop ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.file_budget = edge.prepare(self.settings)  # log secrets, RLIMIT_NOFILE
         self.mail_sink = start_mail_sink(self.settings)
         if self.mail_sink is not None:
             self.addresses["mail sink"] = (
@@ -182,14 +186,7 @@ class BotServer:
 
     async def _start_asterisk(self) -> None:
         ast = self.server.asterisk
-        self.asterisk = AsteriskConnector(
-            self.handle_call,
-            audiosocket_host=ast.audiosocket_host,
-            audiosocket_port=ast.audiosocket_port,
-            agi_host=ast.agi_host,
-            agi_port=ast.agi_port,
-            audiosocket_address=ast.audiosocket_address,
-        )
+        self.asterisk = edge.asterisk_connector(self.handle_call, self.settings)
         await self.asterisk.start()
         self.addresses["audiosocket"] = f"{ast.audiosocket_host}:{self.asterisk.audiosocket.port}"
         self.addresses["fastagi"] = f"agi://{ast.agi_host}:{self.asterisk.fastagi.port}/"
@@ -204,7 +201,7 @@ class BotServer:
     def build_app(self) -> web.Application:
         http = self.server.http
         app = web.Application(client_max_size=http.max_body_bytes)
-        app.middlewares.append(edge_middleware(http))  # type: ignore[arg-type]
+        app.middlewares.append(edge_middleware(http, self.server.allow_ips))  # type: ignore[arg-type]
         for name, transport in media_endpoints(self.server).items():
             handler = websocket_handler(
                 self.handle_call, transport, max_message_bytes=http.max_ws_message_bytes
@@ -229,9 +226,10 @@ class BotServer:
 
     async def _start_http(self) -> None:
         http = self.server.http
-        self.runner = web.AppRunner(self.build_app(), access_log=None)  # no secrets in logs
+        options = edge.runner_options(http)  # keep-alive limit; access log without paths
+        self.runner = web.AppRunner(self.build_app(), **options)  # type: ignore[arg-type]
         await self.runner.setup()
-        site = web.TCPSite(self.runner, http.host, http.port)
+        self.http_site = site = edge.http_site(self.runner, self.server)  # limits, deadlines
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []

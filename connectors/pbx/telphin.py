@@ -147,20 +147,14 @@ async def parse_request(
 
 
 async def _read_body(request: web.Request, max_body: int) -> bytes:
+    """The body (``request.read()``: the edge may have read it already, under its timeout)."""
     length = request.content_length
     if length is not None and length > max_body:
         raise TelphinRequestError(f"request body is larger than {max_body} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    while True:  # also covers chunked bodies, which have no Content-Length
-        chunk = await request.content.read(max_body + 1 - total)
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > max_body:
-            raise TelphinRequestError(f"request body is larger than {max_body} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await request.read()  # also chunked bodies; capped by client_max_size
+    if len(body) > max_body:
+        raise TelphinRequestError(f"request body is larger than {max_body} bytes")
+    return body
 
 
 def _parse_body(
@@ -194,6 +188,8 @@ def _parse_json(text: str) -> dict[str, str]:
         data: Any = json.loads(text)
     except ValueError as exc:
         raise TelphinRequestError("request body is not valid JSON") from exc
+    except RecursionError:  # a depth bomb: [[[[…]]]]
+        raise TelphinRequestError("request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise TelphinRequestError("JSON request body must be an object")
     params: dict[str, str] = {}

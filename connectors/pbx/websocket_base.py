@@ -88,6 +88,8 @@ def parse_json_object(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as exc:  # json.JSONDecodeError; its text has positions, not content
         raise WireError("text frame is not valid JSON", WSCloseCode.INVALID_TEXT) from exc
+    except RecursionError:  # a depth bomb: [[[[…]]]] within the size limit
+        raise WireError("JSON nested too deeply", WSCloseCode.INVALID_TEXT) from None
     if not isinstance(value, dict):
         raise WireError("JSON message is not an object", WSCloseCode.INVALID_TEXT)
     return value

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from bot.config import Settings
 from bot.server import BotServer
 from bot.server_settings import Route
+from connectors.pbx.transport import CallInfo
 from speech.audio import Audio
 from speech.tts import create_synthesizer
 from tests.fakes.asterisk_client import AudioSocketClient, FastAgiClient, agi_env
@@ -45,6 +47,7 @@ def make_settings(folder: Path) -> Settings:
     server.http.secret = SECRET
     server.asterisk.audiosocket_port = 0
     server.asterisk.agi_port = 0
+    server.sip.enabled = False  # SIP has its own tests; its fixed port would collide here
     server.managers_file = None
     server.shutdown_grace = 0.5
     server.routes = [Route(called="5555", scenario="order")]
@@ -209,10 +212,18 @@ async def test_shutdown_hands_calls_to_an_operator(server: BotServer) -> None:
     assert agi.variables["BOT_TRANSFER"] == "operator"
 
 
+def announced(bot: BotServer) -> uuid.UUID:
+    """A uuid as FastAGI announces it (AudioSocket refuses others: require_agi)."""
+    assert bot.asterisk is not None
+    call_uuid = uuid.uuid4()
+    bot.asterisk.calls.register(CallInfo(str(call_uuid), "", "", "audiosocket"))
+    return call_uuid
+
+
 async def test_broken_frame_ends_one_call_not_the_server(server: BotServer) -> None:
     assert server.asterisk is not None
     port = server.asterisk.audiosocket.port
-    async with AudioSocketClient("127.0.0.1", port) as bad:
+    async with AudioSocketClient("127.0.0.1", port, announced(server)) as bad:
         await bad.wait_audio(320, timeout=15)
         await bad.send_raw(bytes((0x42, 0, 1, 0)))  # an unknown kind
         await bad.wait_closed(timeout=5)
@@ -221,8 +232,11 @@ async def test_broken_frame_ends_one_call_not_the_server(server: BotServer) -> N
         http.get(server.addresses["http"] + "/healthz") as response,
     ):
         assert (await response.json())["ok"] is True
-    async with AudioSocketClient("127.0.0.1", port) as good:
+    async with AudioSocketClient("127.0.0.1", port, announced(server)) as good:
         assert len(await good.wait_audio(3200, timeout=15)) >= 3200
+    async with AudioSocketClient("127.0.0.1", port) as stranger:  # never announced
+        await stranger.wait_closed(timeout=5)
+        assert stranger.frames == []
 
 
 async def test_twilio_order_with_barge_in_clear(server: BotServer) -> None:
