@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.server_settings import ServerSettings
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
 from bot.voice_settings import VoiceSettings
+from bot.web.settings import AdminSettings
 from connectors.shop.dadata import DadataSettings
 from connectors.shop.mail import SmtpSettings
 from connectors.shop.settings import ShopSettings
@@ -72,6 +73,7 @@ class Settings:
     dadata: DadataSettings = field(default_factory=DadataSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     def __post_init__(self) -> None:
         if self.dialog.done_status.casefold() != self.shop.done_status.casefold():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -63,6 +64,22 @@ class Managers:
         except (ManagersError, UnicodeDecodeError, OSError) as exc:
             log.error("managers table not loaded; the old one stays", extra={"error": str(exc)})
         self._mtime = mtime
+
+    def save(self, table: dict[str, str], header: str = "") -> None:
+        """Write ``table`` (phone10 ➜ extension) to the file atomically and use it at once.
+
+        ``header``: comment lines kept at the top. The text is checked with :meth:`parse`
+        first; a refused table changes nothing."""
+        if self.path is None:
+            raise ManagersError("no managers file is configured (server.managers_file)")
+        text = header + "".join(f"{phone}={extension}\n" for phone, extension in table.items())
+        parsed = self.parse(text, str(self.path))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, self.path)
+        self.table = parsed
+        self._mtime = self.path.stat().st_mtime
 
     def manager_of(self, phone10: str | None) -> str | None:
         self.reload()

@@ -222,6 +222,10 @@ class BotServer:
             app.router.add_static("/static", STATIC, show_index=False)
         app.router.add_get("/healthz", self._health)
         add_protected(app, "GET", "/metrics", self._metrics)
+        if self.settings.admin.enabled:  # the editors' console: its own sessions, no secret
+            from bot.web.app import mount_admin
+
+            mount_admin(app, self)
         return app
 
     async def _start_http(self) -> None:
