@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     voice_bench.add_argument("--concurrency", type=int, default=8)
     voice_bench.add_argument("--phrases", type=int, default=30, help="per kind, for accuracy")
 
+    from bot.web.cli import add_admin_parser
+
+    add_admin_parser(commands)  # admin create-user NAME --role …, set-password, list-users
+
     from bot.shop_commands import add_shop_parsers
 
     add_shop_parsers(commands)  # outbox [--force], db upgrade|current, orders replay
@@ -119,6 +123,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.shop_commands import cmd_catalog_import
 
         return asyncio.run(cmd_catalog_import(settings, args.file))
+    if args.command == "admin":
+        from bot.web.cli import cmd_admin
+
+        return cmd_admin(settings, args)
     if args.command == "call":
         from bot.tools.call_command import cmd_call
 
