@@ -129,12 +129,15 @@ class SipCall(CallTransport):
         """BYE (with ``headers``, e.g. the transfer fallback's result) and the call is over."""
         if self.ended.is_set():
             return
-        self._end("bot_hangup")
+        self._end("bot_hangup", close_media=False)
         request = self.request("BYE")
         for name, value in (headers or {}).items():
             request.headers.set_single(name, value)
-        with contextlib.suppress(TimeoutError):
-            await self.endpoint.clients.send(request, self.dialog.peer, timeout=4.0)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await self.endpoint.clients.send(request, self.dialog.peer, timeout=4.0)
+        finally:
+            self.rtp.close()  # after the BYE: the peer's last packets meet no closed port
 
     # -- in-dialog requests from the peer ------------------------------------------------------
 
@@ -289,7 +292,7 @@ class SipCall(CallTransport):
             if resp.status_code >= 300:
                 log.warning("SIP session refresh refused", extra={"status": resp.status_code})
 
-    def _end(self, reason: str) -> None:
+    def _end(self, reason: str, *, close_media: bool = True) -> None:
         if self.ended.is_set():
             return
         self.end_reason = reason
@@ -297,5 +300,6 @@ class SipCall(CallTransport):
         self._push(HangupIn(reason))
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
-        self.rtp.close()
+        if close_media:
+            self.rtp.close()
         self.endpoint.forget(self)

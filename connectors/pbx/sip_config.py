@@ -34,6 +34,7 @@ class SipAccount:
     auth_username: str = ""
     transport: str = "udp"
     expires: int = 300
+    keepalive: float = 20.0  # OPTIONS to the registrar this often; back after a loss: REGISTER
     display_name: str = ""
 
     def __post_init__(self) -> None:
@@ -43,6 +44,8 @@ class SipAccount:
             raise ValueError(f"server.sip.accounts: transport must be one of {TRANSPORTS}")
         if not 30 <= self.expires <= 86400:
             raise ValueError("server.sip.accounts: expires must be 30..86400 seconds")
+        if not 0.2 <= self.keepalive <= 3600:
+            raise ValueError("server.sip.accounts: keepalive must be 0.2..3600 seconds")
         for name in ("registrar", "proxy"):
             value = getattr(self, name)
             if value:
@@ -70,7 +73,8 @@ class SipTransferSettings:
     refer: bool = True
     fallback: str = "bye"
     timeout: float = 10.0  # seconds to wait for the 202 and the final NOTIFY
-    caller_name_header: str = "X-Caller-Name"  # on the REFER (as Refer-To ?header) and BYE
+    caller_name_header: str = "X-Caller-Name"  # on the REFER and the fallback BYE
+    name_in_refer_to: bool = False  # also as a Refer-To URI header (baresip 1.0 cannot)
     target_header: str = "X-Bot-Transfer"
     result_header: str = "X-Bot-Result"
     domain: str = ""  # Refer-To host for a bare extension; default: the caller's PBX

@@ -2,7 +2,7 @@
 before expiry, and register again when the registrar comes back after a restart.
 
 Each account is one task: REGISTER (through the outbound ``proxy`` when set) ➜ refresh at
-80 % of the granted interval; between refreshes an OPTIONS every ``KEEPALIVE_S`` watches the
+80 % of the granted interval; between refreshes an OPTIONS every ``keepalive`` seconds watches the
 registrar (and keeps a NAT binding open): when it stops answering and answers again, its
 bindings may be gone (a registrar without a database forgets them on restart), so the
 account registers again at once. A refused or unanswered REGISTER is retried after 2 s,
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from connectors.pbx.sip_server import SipEndpoint
 
 log = logging.getLogger(__name__)
-KEEPALIVE_S = 20.0
 MAX_BACKOFF_S = 300.0
 
 
@@ -41,7 +40,7 @@ class Registration:
         self.granted = 0
         self.registered = asyncio.Event()
         self.registrations = 0  # successful REGISTERs, refreshes included
-        self.keepalive_s = KEEPALIVE_S
+        self.keepalive_s = account.keepalive
         self.first_retry_s = 2.0
         self._call_id = f"{secrets.token_hex(10)}@bot"
         self._from_tag = new_tag()

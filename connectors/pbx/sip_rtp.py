@@ -83,6 +83,8 @@ class RtpStream(asyncio.DatagramProtocol):
         self._seq = random.getrandbits(16)
         self._ts = random.getrandbits(32)
         self._media_end = 0.0  # wall time at which the far end has played all we sent
+        self._last_sent = 0.0
+        self._filling = True  # sending silence (the bot is quiet)
         self._marker = True
         self._in_seq: int | None = None
         self._dtmf_seen: set[int] = set()
@@ -129,6 +131,7 @@ class RtpStream(asyncio.DatagramProtocol):
     def send_pcm(self, pcm: bytes) -> None:
         """Send 16-bit 8 kHz PCM now, in 20 ms packets (a short tail is padded)."""
         samples = np.frombuffer(pcm, dtype="<i2")
+        self._filling = False
         for start in range(0, len(samples), SAMPLES):
             chunk = samples[start : start + SAMPLES]
             if len(chunk) < SAMPLES:
@@ -141,7 +144,12 @@ class RtpStream(asyncio.DatagramProtocol):
 
     def _send(self, payload: bytes, *, marker: bool = False) -> None:
         now = time.monotonic()
+        if self._media_end and now > self._media_end + 0.01:
+            # the far end ran dry: the timestamps follow the wall clock over the gap
+            skipped = int((now - self._media_end) * RATE) // SAMPLES * SAMPLES
+            self._ts = (self._ts + skipped) & 0xFFFFFFFF
         self._media_end = max(self._media_end, now) + SAMPLES / RATE
+        self._last_sent = now
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + SAMPLES) & 0xFFFFFFFF
         if self.transport is None or self.remote is None or not self.sending:
@@ -161,9 +169,11 @@ class RtpStream(asyncio.DatagramProtocol):
             now = time.monotonic()
             if now - next_tick > 0.2:  # the loop stalled: do not burst to catch up
                 next_tick = now
-            if self._media_end <= now + 0.005:
-                if not self._marker and self._media_end < now - 0.01:
-                    self._marker = True
+            # a player paced a little slower than 20 ms must not get silence between its
+            # frames: fill only after 30 ms without a packet
+            dry = now - self._last_sent >= 0.03 and self._media_end <= now + 0.005
+            if self._filling or dry:
+                self._marker = self._filling = True  # the next real audio starts a talk spurt
                 self._send(self._silence)
 
     # -- receiving -------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Blind transfer: REFER (RFC 3515) with NOTIFY progress; a fallback when the PBX refuses.
 
-The REFER carries the caller name for operators («Иван 2(3)», ``UNKNOWN USER``) twice: as
-the ``caller_name_header`` of the REFER itself (Asterisk reads REFER headers with
-``GET_TRANSFERRER_DATA``) and as a header of the Refer-To URI, which an RFC 3515 transferee
-copies into its new INVITE (``PJSIP_HEADER(read,…)`` on the operator's side).
+The REFER carries the caller name for operators («Иван 2(3)», ``UNKNOWN USER``) as the
+``caller_name_header`` of the REFER itself (Asterisk reads REFER headers with
+``GET_TRANSFERRER_DATA``) and, with ``name_in_refer_to``, as a header of the Refer-To URI,
+which an RFC 3515 transferee copies into its new INVITE (``PJSIP_HEADER(read,…)`` on the
+operator's side; off by default: baresip 1.0 fails such a transfer with 501).
 
 - 2xx to the REFER, then a NOTIFY with a 2xx sipfrag (the target answered) or the PBX's BYE:
   transferred; we send BYE if the PBX did not.
@@ -85,7 +86,7 @@ async def _refer(call: SipCall, target: str) -> str:
     ep = call.endpoint
     uri = refer_to(target, call)
     names = _name_headers(call)
-    if names:
+    if names and settings.name_in_refer_to:
         query = "&".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in names.items())
         uri = f"{uri}?{query}"
     request = call.request("REFER")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MESSAGE_TIMEOUT = 10.0
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
-CONTENT_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*$", re.I | re.M)
+CONTENT_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$", re.I | re.M)
 COPY_ON_400 = ("via", "v", "from", "f", "to", "t", "call-id", "i", "cseq")
 
 

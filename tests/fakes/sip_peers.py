@@ -1,0 +1,450 @@
+"""Real SIP peers from Debian for the SIP connector's tests, each in a temporary folder on
+free loopback ports: ``baresip`` (a phone: WAV microphone via ``aufile``, both directions
+recorded via ``sndfile``, driven over ``ctrl_tcp``), ``kamailio`` (registrar and
+record-routing proxy with digest auth) and ``sipp`` (scenario files in ``tests/fakes/sipp``).
+
+They are installed by ``scripts/bootstrap.sh`` (``scripts/apt-packages.txt``); a missing
+one fails the test with the package to install, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+SIPP_DIR = Path(__file__).with_name("sipp")
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+
+def need(binary: str, package: str) -> str:
+    path = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if os.path.exists(f"/usr/sbin/{binary}") else None
+    )
+    if path is None:
+        raise AssertionError(
+            f"{binary} is missing: apt-get install {package} (scripts/bootstrap.sh does it)"
+        )
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, both: bool = True) -> int:
+    """A port free for UDP and (``both``) TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if not both:
+                return port
+            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, other) as second:
+                try:
+                    second.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise OSError("no free port")
+
+
+def netstring(obj: dict[str, Any]) -> bytes:
+    data = json.dumps(obj).encode()
+    return str(len(data)).encode() + b":" + data + b","
+
+
+class Baresip:
+    """One baresip process: a phone with a WAV microphone, recorded both ways."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        mic: Path,
+        account: str = "<sip:caller@127.0.0.1>;regint=0",
+        codec: str = "PCMA",
+        answer: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.mic = mic
+        self.sip_port = free_port()
+        self.ctrl_port = free_port(socket.SOCK_STREAM, both=False)
+        self.rtp_low = free_port(both=False) & ~1
+        options = f";audio_codecs={codec}" + (";answermode=auto" if answer else "")
+        self.account = account + options
+        self.events: list[dict[str, Any]] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._event = asyncio.Event()
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.account.split('sip:', 1)[1].split('@')[0]}@127.0.0.1:{self.sip_port}"
+
+    def _config(self) -> str:
+        return "\n".join(
+            [
+                "poll_method epoll",
+                "net_interface 127.0.0.1",
+                f"sip_listen 127.0.0.1:{self.sip_port}",
+                f"audio_source aufile,{self.mic}",
+                "audio_alert aufile,/dev/null",
+                "ausrc_srate 8000",
+                "auplay_srate 8000",
+                "audio_channels 1",
+                "module_path /usr/lib/baresip/modules",
+                *(f"module {m}.so" for m in ("g711", "aufile", "sndfile", "account", "menu")),
+                "module ctrl_tcp.so",
+                f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                f"snd_path {self.folder}",
+                f"rtp_ports {self.rtp_low}-{self.rtp_low + 40}",
+                "rtp_timeout 0",
+                "",
+            ]
+        )
+
+    async def start(self) -> None:
+        binary = need("baresip", "baresip-core")
+        (self.folder / "config").write_text(self._config())
+        (self.folder / "accounts").write_text(self.account + "\n")
+        (self.folder / "contacts").write_text("")
+        log = open(self.folder / "baresip.log", "wb")  # noqa: SIM115 - the process keeps it
+        self.proc = await asyncio.create_subprocess_exec(
+            binary,
+            "-f",
+            str(self.folder),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                reader, self._writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.returncode is not None:
+                    raise AssertionError(f"baresip did not start: {self.log()[-2000:]}") from None
+                await asyncio.sleep(0.05)
+        self._reader = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            while True:
+                length = int((await reader.readuntil(b":"))[:-1])
+                data = await reader.readexactly(length + 1)
+                message = json.loads(data[:-1])
+                if message.get("event"):
+                    self.events.append(message)
+                    self._event.set()
+
+    async def command(self, command: str, params: str = "") -> None:
+        assert self._writer is not None
+        self._writer.write(netstring({"command": command, "params": params, "token": "t"}))
+        await self._writer.drain()
+
+    async def dial(self, uri: str) -> None:
+        await self.command("dial", uri)
+
+    async def keys(self, digits: str, gap: float = 0.25) -> None:
+        for digit in digits:
+            await self.command("sndcode", digit)
+            await asyncio.sleep(gap)
+
+    async def microphone(self, wav: Path) -> None:
+        """Switch the microphone to another WAV mid-call."""
+        await self.command("ausrc", f"aufile,{wav}")
+
+    async def wait_event(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.events:
+                    if event.get("type") == kind:
+                        return event
+                self._event.clear()
+                await self._event.wait()
+
+    def has_event(self, kind: str) -> bool:
+        return any(e.get("type") == kind for e in self.events)
+
+    def recordings(self) -> tuple[Path, Path]:
+        """(what this phone sent: ``-enc.wav``, what it heard: ``-dec.wav``), newest."""
+        enc = sorted(self.folder.glob("dump-*-enc.wav"))
+        dec = sorted(self.folder.glob("dump-*-dec.wav"))
+        assert enc and dec, f"no sndfile recordings in {self.folder}"
+        return enc[-1], dec[-1]
+
+    def log(self) -> str:
+        path = self.folder / "baresip.log"
+        return path.read_text("utf-8", "replace") if path.exists() else ""
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def baresip(folder: Path, **kw: Any) -> AsyncIterator[Baresip]:
+    phone = Baresip(folder, **kw)
+    await phone.start()
+    try:
+        yield phone
+    finally:
+        await phone.stop()
+
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+fork=yes
+children=2
+tcp_children=2
+listen=udp:127.0.0.1:{port}
+listen=tcp:127.0.0.1:{port}
+alias="127.0.0.1:{port}"
+auto_aliases=no
+mpath="{modules}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "auth.so"
+loadmodule "nathelper.so"
+modparam("registrar", "min_expires", 5)
+modparam("registrar", "default_expires", {expires})
+modparam("registrar", "max_expires", {expires})
+modparam("auth", "algorithm", "{algorithm}")
+modparam("rr", "enable_full_lr", 1)
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    xlog("L_NOTICE", "REQ $rm from=$si:$sp name=$hdr(X-Caller-Name)\\n");
+    if (is_method("OPTIONS") && uri==myself && $rU==$null) {{
+        sl_send_reply("200", "Keepalive"); exit;
+    }}
+    if (has_totag()) {{
+        if (loose_route()) {{
+            xlog("L_NOTICE", "INDIALOG $rm via proxy\\n"); t_relay(); exit;
+        }}
+        if (is_method("ACK")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+        sl_send_reply("404", "Not here"); exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    if (is_method("REGISTER")) {{
+        if (!pv_auth_check("$fd", "{password}", "0", "1")) {{
+            auth_challenge("$fd", "1"); exit;
+        }}
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    if (is_method("INVITE|SUBSCRIBE|REFER")) {{ record_route(); }}
+    if ($rU == "{operator}") {{
+        $du = "sip:127.0.0.1:{operator_port}";
+        t_relay(); exit;
+    }}
+    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    t_relay();
+}}
+"""
+
+
+class Kamailio:
+    """Registrar + record-routing proxy; ``operator`` calls go to a fixed port."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        password: str = "secret",
+        algorithm: str = "MD5",
+        expires: int = 60,
+        operator: str = "operator",
+        operator_port: int = 9,
+    ) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = password
+        self.algorithm = algorithm
+        self.expires = expires
+        self.operator = operator
+        self.operator_port = operator_port
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "kamailio.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+    async def start(self) -> None:
+        binary = need("kamailio", "kamailio")
+        cfg = self.folder / "kamailio.cfg"
+        cfg.write_text(
+            KAMAILIO_CFG.format(
+                port=self.port,
+                modules=KAMAILIO_MODULES,
+                password=self.password,
+                algorithm=self.algorithm,
+                expires=self.expires,
+                operator=self.operator,
+                operator_port=self.operator_port,
+            )
+        )
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the process keeps it
+        self.proc = await asyncio.create_subprocess_exec(
+            binary,
+            "-f",
+            str(cfg),
+            "-DD",
+            "-E",
+            "-Y",
+            str(self.folder),
+            "-w",
+            str(self.folder),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while "INFO: <core>" not in self.log() and "listening on" not in self.log():
+            if self.proc.returncode is not None or time.monotonic() > deadline:
+                raise AssertionError(f"kamailio did not start: {self.log()[-3000:]}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self.proc = None
+
+
+@contextlib.asynccontextmanager
+async def kamailio(folder: Path, **kw: Any) -> AsyncIterator[Kamailio]:
+    proxy = Kamailio(folder, **kw)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.stop()
+
+
+async def sipp(
+    scenario: str,
+    target: str,
+    folder: Path,
+    *,
+    calls: int = 1,
+    rate: int = 10,
+    timeout: float = 30.0,
+    extra: list[str] | None = None,
+) -> tuple[int, str]:
+    """Run one SIPp scenario (``tests/fakes/sipp/<scenario>.xml``) against ``target``;
+    returns (exit code: 0 all calls passed, 1 some failed, …) and its screen output."""
+    binary = need("sipp", "sip-tester")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port(both=False)
+    args = [
+        binary,
+        target,
+        "-sf",
+        str(SIPP_DIR / f"{scenario}.xml"),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(calls),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-bg",
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-timeout_error",
+        "-trace_err",
+        "-trace_screen",
+        "-mp",
+        str(free_port(both=False) & ~1),
+        *(extra or []),
+    ]
+    args.remove("-bg")
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=folder,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(timeout + 10):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+    screens = "".join(p.read_text("utf-8", "replace") for p in folder.glob("*screen*"))
+    errors = "".join(p.read_text("utf-8", "replace") for p in folder.glob("*errors*"))
+    return proc.returncode or 0, out.decode("utf-8", "replace") + screens + errors
+
+
+def snr_db(reference: Any, received: Any, rate: int = 8000) -> float:
+    """SNR of ``received`` against ``reference`` (int16 arrays) after aligning them by
+    cross-correlation and matching the gain; only where the reference is voiced."""
+    import numpy as np
+
+    ref = np.asarray(reference, dtype=np.float64)
+    got = np.asarray(received, dtype=np.float64)
+    size = 1 << int(np.ceil(np.log2(len(ref) + len(got))))
+    corr = np.fft.irfft(np.fft.rfft(got, size) * np.conj(np.fft.rfft(ref, size)), size)
+    lag = int(np.argmax(corr))
+    if lag > size // 2:
+        lag -= size
+    if lag >= 0:
+        got = got[lag:]
+    else:
+        ref = ref[-lag:]
+    n = min(len(ref), len(got))
+    ref, got = ref[:n], got[:n]
+    window = rate // 50
+    frames = n // window
+    energy = (ref[: frames * window].reshape(frames, window) ** 2).mean(axis=1)
+    voiced = np.repeat(energy > (energy.max() * 1e-3), window)
+    ref, got = ref[: frames * window][voiced], got[: frames * window][voiced]
+    gain = float(np.dot(ref, got) / max(np.dot(got, got), 1e-9))
+    noise = ref - gain * got
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum(noise**2), 1e-9)))
