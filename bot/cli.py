@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     voice_bench.add_argument("--calls", type=int, default=4, help="single calls in a row")
     voice_bench.add_argument("--concurrency", type=int, default=8)
     voice_bench.add_argument("--phrases", type=int, default=30, help="per kind, for accuracy")
+    wire_bench = bench_commands.add_parser(
+        "wire", help="turn gaps on the wire (FastAGI+AudioSocket), false cut-offs, capacity"
+    )
+    wire_bench.add_argument("--out", type=Path, default=Path("bench/wire.json"))
+    wire_bench.add_argument("--levels", default="1,8,20", help="simultaneous calls to measure")
+    wire_bench.add_argument("--capacity", default="30,40,50", help="then these, while p95 ≤ 1.2 s")
 
     from bot.web.cli import add_admin_parser
 
@@ -131,7 +137,28 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.tools.call_command import cmd_call
 
         return asyncio.run(cmd_call(settings, args))
-    if args.command == "bench":
+    if args.command == "bench" and args.bench_command == "wire":
+        from bot.tools.bench_wire import run_wire_bench
+
+        def counts(text: str) -> tuple[int, ...]:
+            return tuple(int(n) for n in text.split(",") if n.strip())
+
+        wire = asyncio.run(
+            run_wire_bench(args.out, levels=counts(args.levels), capacity=counts(args.capacity))
+        )
+        for calls, level in wire["levels"].items():
+            print(
+                f"{calls:>3} calls: wire gap p50 {level['wire_gap_p50_s']} s, "
+                f"p95 {level['wire_gap_p95_s']} s, audio gaps {level['bot_audio_gaps_over_45ms']}"
+            )
+        print(
+            f"false cut-offs: {wire['cutoffs_early']['false_cutoff_rate']:.0%} early end of turn, "
+            f"{wire['cutoffs_fixed']['false_cutoff_rate']:.0%} fixed windows "
+            f"({len(wire['cutoffs_early']['harmful'])} changed the answer); "
+            f"capacity at p95 ≤ 1.2 s: {wire['max_calls_p95_1_2s']} calls; wrote {args.out}"
+        )
+        return 0
+    if args.command == "bench" and args.bench_command == "voice":
         from bot.tools.bench_voice import run_voice_bench
 
         result = asyncio.run(

@@ -9,6 +9,9 @@ ended at once and answered. If the caller speaks on, the result is dropped and t
 on; if the phrase then ends at the same point, the speculative transcript is reused (the
 audio is the same), so speculation never costs a second recognition of one phrase.
 
+An unsure recognition (confidence under ``voice.early_min_confidence``) is never answered
+early: a misheard «двадцать» («2 цель») must wait for the rest of the phrase.
+
 Speculation is optional work: it is skipped when every speech worker is busy
 (``speech.executor.pool_busy``), so under load calls fall back to the fixed windows rather
 than queueing more recognitions. ``voice.speculate: false`` turns it off.
@@ -70,8 +73,9 @@ class EarlyTurn:
     async def _recognize(self, paused: Paused, expect: Expect) -> tuple[Transcript, bool]:
         services = self.services
         transcript = await services.recognizer.transcribe(paused.pause.audio, Hints(expect))
+        sure = (transcript.confidence or 0.0) >= services.voice.early_min_confidence
         parse = services.nlu.parse(transcript.text.strip(), expect)
-        return transcript, is_complete(parse, expect, services.nlu.article_goes_on)
+        return transcript, sure and is_complete(parse, expect, services.nlu.article_goes_on)
 
     def finished(self) -> Spoken | None:
         """The speculation finished: the phrase ended now, if it was a complete answer and the

@@ -84,6 +84,7 @@ class VoiceSettings:
     vad: VadSettings = field(default_factory=VadSettings)
     barge_in: bool = True
     speculate: bool = True  # early end of turn (voice.vad.early_silence_ms); off: full windows
+    early_min_confidence: float = 0.6  # a less sure speculative recognition waits for the end
     dtmf_timeout: float = 2.0  # keypad input ends with # or this pause
     max_call_seconds: float = 600.0
     idle_timeout: float = 15.0  # no frames at all from the PBX this long: the call is gone
