@@ -194,7 +194,10 @@ class SafeAccessLog(AbstractAccessLogger):
 
 def route_pattern(request: web.BaseRequest) -> str:
     """The matched route's pattern (``/ws/twilio/{secret}``), or ``-`` for none."""
-    match_info: Any = getattr(request, "match_info", None)
+    try:
+        match_info: Any = getattr(request, "match_info")  # noqa: B009 - web.Request only
+    except Exception:
+        return "-"
     route = getattr(match_info, "route", None)
     resource = getattr(route, "resource", None)
     canonical = getattr(resource, "canonical", None)
