@@ -19,7 +19,14 @@ HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 
 class DigestChecker:
-    def __init__(self, username: str, password: str, realm: str) -> None:
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        realm: str,
+        algorithms: tuple[str, ...] = ("SHA-256", "MD5"),
+    ) -> None:
+        self.algorithms = algorithms
         self.username = username
         self.password = password
         self.realm = realm
@@ -30,11 +37,12 @@ class DigestChecker:
         return f"{stamp}.{mac}"
 
     def challenges(self) -> list[str]:
-        """``WWW-Authenticate`` values: SHA-256 first, MD5 for older PBXs."""
+        """``WWW-Authenticate`` values in preference order (RFC 8760; some clients read only
+        the first, SIPp among them: put MD5 first for those)."""
         nonce = self._nonce(int(time.time()))
         return [
             f'Digest realm="{self.realm}", nonce="{nonce}", algorithm={name}, qop="auth"'
-            for name in ("SHA-256", "MD5")
+            for name in self.algorithms
         ]
 
     def check(self, request: SipRequest) -> bool:
@@ -50,7 +58,8 @@ class DigestChecker:
             return False
         if p.get("realm") != self.realm or not self._nonce_ok(p.get("nonce", "")):
             return False
-        hasher = HASHES.get(p.get("algorithm", "MD5").upper())
+        algorithm = p.get("algorithm", "MD5").upper()
+        hasher = HASHES.get(algorithm) if algorithm in self.algorithms else None
         if hasher is None:
             return False
 

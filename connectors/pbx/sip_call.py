@@ -182,7 +182,7 @@ class SipCall(CallTransport):
                 media = sip_sdp.negotiate(request.text, self.endpoint.settings.codecs)
             except sip_sdp.SdpError as exc:
                 log.warning("SIP re-INVITE refused", extra={"error": str(exc)})
-                return self.reply(request, 488)
+                return self.reply(request, 400 if isinstance(exc, sip_sdp.SdpMalformed) else 488)
             self._apply(media)
             self.sdp_version += 1
             body = self.sdp_answer()

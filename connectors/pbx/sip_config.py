@@ -107,6 +107,7 @@ class SipSettings:
     username: str = ""  # trunk: challenge INVITEs with digest when set
     password: str = ""
     realm: str = "bot"
+    digest_algorithms: list[str] = field(default_factory=lambda: ["SHA-256", "MD5"])  # offered
     accounts: list[SipAccount] = field(default_factory=list)  # extension mode
     transfer: SipTransferSettings = field(default_factory=SipTransferSettings)
     max_calls: int = 20  # more at once are answered ``busy_status``
@@ -139,6 +140,8 @@ class SipSettings:
             raise ValueError("server.sip.busy_status must be 486, 503, 480 or 600")
         if not self.udp and not self.tcp:
             raise ValueError("server.sip: enable udp, tcp or both")
+        if not self.digest_algorithms or set(self.digest_algorithms) - {"SHA-256", "MD5"}:
+            raise ValueError("server.sip.digest_algorithms: SHA-256 and/or MD5")
         if self.username and not self.password:
             raise ValueError("server.sip.password is required with username")
         if not 512 <= self.max_message_bytes <= 65535:

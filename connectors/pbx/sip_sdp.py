@@ -22,7 +22,11 @@ ANSWER_DIRECTION = {
 
 
 class SdpError(ValueError):
-    """The offer cannot be answered (488) or is not SDP at all (400)."""
+    """The offer cannot be answered: no common codec or media (488)."""
+
+
+class SdpMalformed(SdpError):
+    """The body is not valid SDP (400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +48,14 @@ class Media:
 def negotiate(offer_text: str, codecs: list[str]) -> Media:
     """The answer to an offer: the first of ``codecs`` (preference order) the offer has."""
     if len(offer_text) > 8192:
-        raise SdpError("SDP offer too long")
+        raise SdpMalformed("SDP offer too long")
+    lines = [line.strip() for line in offer_text.strip().splitlines()]
+    if not lines or lines[0] != "v=0" or not any(line.startswith("m=") for line in lines):
+        raise SdpMalformed("not SDP (no v=0 or no m= line)")
     try:
         offer = parse_sdp(offer_text)
     except Exception as exc:
-        raise SdpError(f"unparseable SDP ({type(exc).__name__})") from None
+        raise SdpMalformed(f"unparseable SDP ({type(exc).__name__})") from None
     audio = offer.audio
     if audio is None:
         raise SdpError("no audio stream in the offer")
@@ -56,7 +63,7 @@ def negotiate(offer_text: str, codecs: list[str]) -> Media:
         raise SdpError(f"unsupported media profile {audio.proto}")
     connection = audio.connection or offer.connection
     if connection is None:
-        raise SdpError("no connection address in the offer")
+        raise SdpMalformed("no connection address in the offer")
     offered: dict[str, int] = {}
     dtmf: int | None = None
     for codec in audio.codecs:

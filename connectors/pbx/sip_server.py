@@ -59,7 +59,12 @@ class SipEndpoint:
         self.cache = ServerCache()
         self.pool = PortPool(settings.rtp_port_min, settings.rtp_port_max)
         self.auth = (
-            DigestChecker(settings.username, settings.password, settings.realm)
+            DigestChecker(
+                settings.username,
+                settings.password,
+                settings.realm,
+                tuple(settings.digest_algorithms),
+            )
             if settings.username
             else None
         )
@@ -253,7 +258,10 @@ class SipEndpoint:
                 media = sip_sdp.negotiate(invite.text, settings.codecs)
             except sip_sdp.SdpError as exc:
                 log.warning("SIP INVITE refused", extra={"peer": peer.host, "error": str(exc)})
-                self._reply(invite, peer, 488, headers={"Warning": '304 bot "codec or SDP"'})
+                if isinstance(exc, sip_sdp.SdpMalformed):
+                    self._reply(invite, peer, 400, reason="Bad Request (malformed SDP)")
+                else:
+                    self._reply(invite, peer, 488, headers={"Warning": '304 bot "no common codec"'})
                 return
         dialog = Dialog.from_invite(invite, peer)
         self.ringing[dialog.call_id] = (invite, peer, dialog.local_tag)

@@ -371,17 +371,24 @@ async def sipp(
     rate: int = 10,
     timeout: float = 30.0,
     extra: list[str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    """Run one SIPp scenario (``tests/fakes/sipp/<scenario>.xml``) against ``target``;
-    returns (exit code: 0 all calls passed, 1 some failed, …) and its screen output."""
+    """Run one SIPp scenario (``tests/fakes/sipp/<scenario>.xml``, ``@NAME@`` filled from
+    ``values``) against ``target``; returns (exit code: 0 all calls passed, 1 some failed,
+    …) and its output, screen and error files."""
     binary = need("sipp", "sip-tester")
     folder.mkdir(parents=True, exist_ok=True)
+    text = (SIPP_DIR / f"{scenario}.xml").read_text()
+    for name, value in (values or {}).items():
+        text = text.replace(f"@{name}@", value)
+    scenario_file = folder / f"{scenario}.xml"
+    scenario_file.write_text(text)
     port = free_port(both=False)
     args = [
         binary,
         target,
         "-sf",
-        str(SIPP_DIR / f"{scenario}.xml"),
+        str(scenario_file),
         "-m",
         str(calls),
         "-r",

@@ -1,0 +1,170 @@
+"""Signalling edge cases and load with Debian's SIPp (``sip-tester``) against the endpoint:
+20 simultaneous calls, ``max_calls`` answered busy, sources outside ``allow_ips`` refused,
+trunk digest, CANCEL before the answer, hold and resume by re-INVITE, malformed requests
+answered 400, OPTIONS, and junk over UDP and TCP that never stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.pbx.sip_config import SipSettings
+from connectors.pbx.sip_server import SipEndpoint
+from connectors.pbx.transport import AudioIn, CallTransport, HangupIn
+from tests.fakes.sip_peers import sipp
+
+
+class HoldBot:
+    """Stays on the line until the caller hangs up; counts calls at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[CallTransport] = []
+        self.active = 0
+        self.most = 0
+        self.audio_frames = 0
+        self.hangups: list[str] = []
+
+    async def __call__(self, call: CallTransport) -> None:
+        self.calls.append(call)
+        self.active += 1
+        self.most = max(self.most, self.active)
+        try:
+            async for event in call.events():
+                if isinstance(event, AudioIn):
+                    self.audio_frames += 1
+                elif isinstance(event, HangupIn):
+                    self.hangups.append(event.reason)
+        finally:
+            self.active -= 1
+
+
+async def endpoint_with(**kw: Any) -> tuple[SipEndpoint, HoldBot]:
+    bot = HoldBot()
+    endpoint = SipEndpoint(bot, SipSettings(port=0, **kw))
+    await endpoint.start()
+    return endpoint, bot
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[tuple[SipEndpoint, HoldBot]]:
+    endpoint, holder = await endpoint_with()
+    try:
+        yield endpoint, holder
+    finally:
+        await endpoint.stop(0.5)
+
+
+def target(endpoint: SipEndpoint) -> str:
+    return f"127.0.0.1:{endpoint.port}"
+
+
+async def run(
+    scenario: str, endpoint: SipEndpoint, folder: Path, *, auth: bool = False, **kw: Any
+) -> str:
+    extra = ["-s", "5555"] + (["-au", "trunk", "-ap", "s3cret-pass"] if auth else [])
+    code, output = await sipp(scenario, target(endpoint), folder, extra=extra, **kw)
+    assert code == 0, output[-3000:]
+    return output
+
+
+async def test_twenty_simultaneous_calls(bot: tuple[SipEndpoint, HoldBot], tmp_path: Path) -> None:
+    endpoint, holder = bot
+    await run("call", endpoint, tmp_path, calls=20, rate=100)
+    await asyncio.sleep(0.3)
+    assert len(holder.calls) == 20 and holder.most == 20
+    assert holder.hangups == ["caller_hangup"] * 20
+    assert {c.info.caller for c in holder.calls} == {"79001112233"}
+    assert {c.info.called for c in holder.calls} == {"5555"}
+    assert not endpoint.calls and endpoint.calls_total == 20
+
+
+async def test_calls_beyond_max_calls_are_busy(tmp_path: Path) -> None:
+    endpoint, holder = await endpoint_with(max_calls=2, busy_status=503)
+    try:
+        held = asyncio.create_task(run("call", endpoint, tmp_path / "held", calls=2, rate=100))
+        async with asyncio.timeout(5):
+            while len(endpoint.calls) < 2:
+                await asyncio.sleep(0.02)
+        values = {"STATUS": "503", "CODECS": "8"}
+        await run("refused", endpoint, tmp_path / "busy", values=values)
+        await held
+    finally:
+        await endpoint.stop(0.5)
+    assert len(holder.calls) == 2
+
+
+async def test_a_source_outside_allow_ips_is_refused(tmp_path: Path) -> None:
+    endpoint, holder = await endpoint_with(allow_ips=["192.0.2.0/24"])
+    try:
+        await run("refused", endpoint, tmp_path, values={"STATUS": "403", "CODECS": "8"})
+    finally:
+        await endpoint.stop(0.5)
+    assert not holder.calls
+
+
+async def test_no_common_codec_is_488(bot: tuple[SipEndpoint, HoldBot], tmp_path: Path) -> None:
+    endpoint, holder = bot
+    await run("refused", endpoint, tmp_path, values={"STATUS": "488", "CODECS": "9 18"})
+    assert not holder.calls
+
+
+async def test_trunk_digest(tmp_path: Path) -> None:
+    # SIPp answers only the first challenge and only MD5
+    endpoint, holder = await endpoint_with(
+        username="trunk", password="s3cret-pass", digest_algorithms=["MD5"]
+    )
+    try:
+        await run("auth", endpoint, tmp_path, auth=True)
+    finally:
+        await endpoint.stop(0.5)
+    assert len(holder.calls) == 1
+
+
+async def test_cancel_before_answer(bot: tuple[SipEndpoint, HoldBot], tmp_path: Path) -> None:
+    endpoint, holder = bot
+    endpoint.answer_after_ms = 1500
+    await run("cancel", endpoint, tmp_path)
+    await asyncio.sleep(1.8)  # past the answer time: nothing is answered late
+    assert not holder.calls and not endpoint.calls and not endpoint.ringing
+
+
+async def test_hold_and_resume(bot: tuple[SipEndpoint, HoldBot], tmp_path: Path) -> None:
+    endpoint, holder = bot
+    await run("hold", endpoint, tmp_path)
+    assert holder.hangups == ["caller_hangup"]
+
+
+async def test_malformed_requests_get_400(bot: tuple[SipEndpoint, HoldBot], tmp_path: Path) -> None:
+    endpoint, holder = bot
+    await run("malformed", endpoint, tmp_path)
+    assert (
+        endpoint.wire.bad_messages == 1 and not holder.calls
+    )  # the SDP one: 400 from the call layer
+
+
+async def test_junk_over_udp_and_tcp_never_stops_the_server(
+    bot: tuple[SipEndpoint, HoldBot], tmp_path: Path
+) -> None:
+    endpoint, holder = bot
+    port = endpoint.port
+    junk = [b"\x00\xff" * 100, b"NOT SIP AT ALL\r\n\r\n", b"INVITE sip:x SIP/2.0\r\n\r\n"]
+    junk.append(b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n" + b"X: y\r\n" * 5000)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for data in junk:
+            udp.sendto(data[:65000], ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"INVITE sip:x SIP/2.0\r\nContent-Length: 999999\r\n\r\n")
+    await writer.drain()
+    async with asyncio.timeout(5):
+        assert await reader.read() == b""  # dropped: body over the limit
+    writer.close()
+    await asyncio.sleep(0.2)
+    assert endpoint.wire.bad_messages >= 4
+    await run("call", endpoint, tmp_path)  # and calls still work
+    assert len(holder.calls) == 1
