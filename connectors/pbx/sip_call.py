@@ -70,6 +70,8 @@ class SipCall(CallTransport):
         self._resampler: StreamResampler | None = None
         self._watch: asyncio.Task[None] | None = None
         self._refreshed = time.monotonic()
+        self.frames_played = 0  # the bot's frames sent (silence fill not counted)
+        self.last_played_at = 0.0
         rtp.on_audio = self._on_audio
         rtp.on_dtmf = self._on_dtmf
 
@@ -109,6 +111,8 @@ class SipCall(CallTransport):
             pcm = to_int16(samples).astype("<i2", copy=False).tobytes()
         if pcm:
             self.rtp.send_pcm(pcm)
+            self.frames_played += 1
+            self.last_played_at = time.monotonic()
 
     async def clear(self) -> None:
         # RTP is sent as it is played: nothing waits at our side; a new talk spurt begins
