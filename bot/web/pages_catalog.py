@@ -14,7 +14,7 @@ from aiohttp import BodyPartReader, web
 
 from bot.web import catalog
 from bot.web.app import Console, console
-from bot.web.forms import read_form, text
+from bot.web.forms import multipart, read_form, text
 from bot.web.layout import SESSION_KEY, page, render
 from bot.web.security import csrf_refused, same_token
 from connectors.shop.catalog_errors import CatalogError
@@ -82,7 +82,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     """Multipart: ``_csrf`` first (checked before the file is read), then ``file``."""
     state = console(request)
     session = request[SESSION_KEY]
-    reader = await request.multipart()
+    reader = await multipart(request)
     first = await reader.next()
     if not isinstance(first, BodyPartReader) or first.name != "_csrf":
         return csrf_refused(request, "upload without a token first")

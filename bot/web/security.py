@@ -103,7 +103,8 @@ def session_middleware(accounts: Accounts, settings: AdminSettings) -> web.middl
             return await handler(request)
         session = await accounts.session(request.cookies.get(COOKIE, ""))
         if session is None:
-            if request.method in UNSAFE or request.path.startswith("/admin/ws"):
+            upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+            if request.method in UNSAFE or upgrade:
                 raise web.HTTPUnauthorized(text="Сеанс истёк: войдите снова.\n")
             target = request.rel_url.path_qs
             raise web.HTTPSeeOther(f"/admin/login?next={quote(target, safe='')}")
