@@ -31,9 +31,7 @@ async def db(empty_url: str) -> AsyncIterator[ShopDatabase]:  # noqa: F811
 async def test_passwords_are_argon2id_and_checked(db: ShopDatabase) -> None:
     accounts = Accounts(db, AdminSettings())
     user = await accounts.create_user("anna", "editor", PASSWORD)
-    stored = await db.read(
-        lambda c: c.execute(sa.select(admin_users.c.password_hash)).scalar_one()
-    )
+    stored = await db.read(lambda c: c.execute(sa.select(admin_users.c.password_hash)).scalar_one())
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert (await accounts.authenticate("anna", PASSWORD)).user == user
     assert (await accounts.authenticate("anna", PASSWORD + "x")).user is None

@@ -13,7 +13,9 @@ from tests.web.conftest import PASSWORD, Host, add_user, csrf_of, logged_in, log
 Client = TestClient[Any, Any]
 
 
-async def test_pages_need_a_login_and_the_login_cookie_is_strict(client: Client, host: Host) -> None:
+async def test_pages_need_a_login_and_the_login_cookie_is_strict(
+    client: Client, host: Host
+) -> None:
     response = await client.get("/admin/catalog", allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"].startswith("/admin/login?next=")
@@ -88,8 +90,13 @@ async def test_an_editor_cannot_manage_users_or_read_the_audit_log(
     assert (await client.get("/admin/audit")).status == 403
     response = await client.post(
         "/admin/users",
-        data={"_csrf": token, "action": "create", "name": "eve", "role": "admin",
-              "password": PASSWORD},
+        data={
+            "_csrf": token,
+            "action": "create",
+            "name": "eve",
+            "role": "admin",
+            "password": PASSWORD,
+        },
     )
     assert response.status == 403
     assert [u.name for u in await _users(host)] == ["editor1"]
@@ -108,7 +115,9 @@ async def test_a_supervisor_cannot_change_phrases_replies_or_the_catalog(
     )
     assert refused.status == 403
     assert (await client.post("/admin/nlu/train", data={"_csrf": token})).status == 403
-    reply = await client.post("/admin/replies/utter_goodbye", data={"_csrf": token, "text-0": "Пока"})
+    reply = await client.post(
+        "/admin/replies/utter_goodbye", data={"_csrf": token, "text-0": "Пока"}
+    )
     assert reply.status == 403
     assert not (host.settings.admin.work_dir / "nlu.draft.yml").exists()
     assert host.settings.nlu.data.read_bytes() == nlu_before
@@ -123,9 +132,7 @@ async def test_logout_ends_the_session(client: Client, host: Host) -> None:
     response = await client.post("/admin/logout", data={"_csrf": token}, allow_redirects=False)
     assert response.status == 303
     client.session.cookie_jar.clear()
-    client.session.cookie_jar.update_cookies(
-        {"bot_admin": "stolen-but-closed"}, response.url
-    )
+    client.session.cookie_jar.update_cookies({"bot_admin": "stolen-but-closed"}, response.url)
     assert (await client.get("/admin/catalog", allow_redirects=False)).status == 303
 
 
@@ -135,8 +142,13 @@ async def test_admin_creates_and_changes_users_and_it_is_audited(
     token = await logged_in(client, host, "admin")
     created = await client.post(
         "/admin/users",
-        data={"_csrf": token, "action": "create", "name": "boris", "role": "supervisor",
-              "password": PASSWORD},
+        data={
+            "_csrf": token,
+            "action": "create",
+            "name": "boris",
+            "role": "supervisor",
+            "password": PASSWORD,
+        },
     )
     assert created.status == 200 and "boris" in await created.text()
     await client.post(
