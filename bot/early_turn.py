@@ -28,6 +28,7 @@ from bot.turn_input import Paused, Spoken, TurnInput
 from bot.voice import VoiceServices
 from dialogs.completeness import is_complete
 from dialogs.expect import Expect
+from nlu.engine import NluEngine
 from speech.asr import Hints, Transcript
 from speech.executor import pool_busy
 from speech.vad import PhraseEnded
@@ -43,9 +44,10 @@ class Speculation:
 
 
 class EarlyTurn:
-    def __init__(self, services: VoiceServices, input: TurnInput) -> None:
+    def __init__(self, services: VoiceServices, input: TurnInput, nlu: NluEngine) -> None:
         self.services = services
         self.input = input
+        self.nlu = nlu
         self.current: Speculation | None = None
         self.started = 0  # speculative recognitions run (for the benchmark)
         self.skipped_busy = 0
@@ -74,8 +76,8 @@ class EarlyTurn:
         services = self.services
         transcript = await services.recognizer.transcribe(paused.pause.audio, Hints(expect))
         sure = (transcript.confidence or 0.0) >= services.voice.early_min_confidence
-        parse = services.nlu.parse(transcript.text.strip(), expect)
-        return transcript, sure and is_complete(parse, expect, services.nlu.article_goes_on)
+        parse = self.nlu.parse(transcript.text.strip(), expect)
+        return transcript, sure and is_complete(parse, expect, self.nlu.article_goes_on)
 
     def finished(self) -> Spoken | None:
         """The speculation finished: the phrase ended now, if it was a complete answer and the

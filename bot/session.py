@@ -82,7 +82,10 @@ class CallSession:
         self.runner = ActionRunner(policy, self, services.orders, self.bus)
         self.player = Player(transport, pace=pace, on_phrase_start=self._on_phrase_start)
         self.input = TurnInput(transport, services.detector(), self.player, self.voice, self.bus)
-        self.early = EarlyTurn(services, self.input)
+        # the model in force when the call started, for the whole call (the console may
+        # activate a new one meanwhile: it applies from the next call)
+        self.nlu = services.nlu
+        self.early = EarlyTurn(services, self.input, self.nlu)
         self.expect: Expect = "menu"
         self.state = ""
         self.end_reason = ""
@@ -252,7 +255,7 @@ class CallSession:
             return  # noise: not a turn, not a silence; keep listening
         self._open_turn(timing, last_voice=item.last_voice)
         started = time.perf_counter()
-        parse = self.services.nlu.parse(timing.text, self.runner.expect)
+        parse = self.nlu.parse(timing.text, self.runner.expect)
         timing.intent = parse.intent
         parse_s = time.perf_counter() - started
         await self._timed(self.runner.said(parse, source="speech"), parse_s)
