@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     wire_bench.add_argument("--out", type=Path, default=Path("bench/wire.json"))
     wire_bench.add_argument("--levels", default="1,8,20", help="simultaneous calls to measure")
     wire_bench.add_argument("--capacity", default="30,40,50", help="then these, while p95 ≤ 1.2 s")
+    from bot.tools.bench_sip import add_sip_bench_parser
+
+    add_sip_bench_parser(bench_commands)  # sip [--levels 1,20] [--singles 6]
 
     from bot.web.cli import add_admin_parser
 
@@ -137,6 +140,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.tools.call_command import cmd_call
 
         return asyncio.run(cmd_call(settings, args))
+    if args.command == "bench" and args.bench_command == "sip":
+        from bot.tools.bench_sip import cmd_sip_bench
+
+        return cmd_sip_bench(args)
     if args.command == "bench" and args.bench_command == "wire":
         from bot.tools.bench_wire import run_wire_bench
 
