@@ -7,8 +7,11 @@ dialog goes on; a near match (see :class:`nlu.types.Entity`: a digit changed, dr
 added or swapped, the digit groups split or merged) is asked about — «Артикул 4512,
 перчатки хозяйственные. Верно?» — and «да» (key 1) takes it, «нет» (key 2) asks for the
 article again and never offers that suggestion again; no match is the seed's re-ask, an
-operator after ``max_article_failures``. The keypad is exact: keyed digits are only ever
-matched as they are.
+operator after ``max_article_failures``. From the second failed attempt on (whatever failed:
+no match, a «нет» to a suggestion or to the product named) the re-ask offers the keypad. The
+keypad is exact: keyed digits are only ever matched as they are. A «нет» to the product
+named at the quantity prompt («Ведро … . Сколько штук вам нужно?» — «нет») drops it and
+asks for the article again; a «нет» to the quantity asks for it again, offering the keypad.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class OrderTaking(DialogCore):
         self.state = "article"
         if self.article_failures >= self.settings.max_article_failures:
             return self._transfer("article_not_recognized")
+        if self.article_failures >= 2:
+            key = "utter_article_keypad"  # voice failed twice: offer the keys
         return self._prompt([self._say(key)], "article")
 
     # -- consent to a near article -----------------------------------------------------
@@ -129,6 +134,9 @@ class OrderTaking(DialogCore):
         if parse.first("fraction") is not None:
             return self._misunderstood("utter_ask_whole_quantity", "quantity")
         quantity = parse.first("quantity")
+        if quantity is None and self.editing is None and _no_number(parse):
+            self.product = None  # «нет» to the product just named: not that one
+            return self._article_failed("utter_ask_article_again")
         if quantity is None:
             return self._misunderstood("utter_ask_quantity_again", "quantity")
         return self._quantity(int(quantity.value))
@@ -169,7 +177,7 @@ class OrderTaking(DialogCore):
             if self.quantity_denials >= self.settings.max_misunderstandings:
                 return self._transfer("quantity_not_confirmed")
             self.state = "quantity"
-            return self._prompt([self._say("utter_ask_quantity_again")], "quantity")
+            return self._prompt([self._say("utter_ask_quantity_keypad")], "quantity")
         self.quantity_denials = 0
         return self._line_confirmed()
 
@@ -199,6 +207,11 @@ class OrderTaking(DialogCore):
 
     def _more(self, yes: bool) -> list[Action]:
         return self._ask_article() if yes else self._finish_order()
+
+
+def _no_number(parse: Parse) -> bool:
+    """A plain «нет» (no number said with it)."""
+    return yes_no(parse) is False and parse.first("number") is None
 
 
 def _quantity(parse: Parse, *, besides: Entity | None) -> int | None:

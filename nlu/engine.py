@@ -12,10 +12,11 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nlu.alternatives import resolve_alternatives
 from nlu.articles import ArticleMatcher
 from nlu.entities import EntityExtractor
 from nlu.intent_model import IntentModel, TrainOptions
@@ -109,20 +110,34 @@ class NluEngine:
         i = bisect.bisect_right(articles, digits)
         return i < len(articles) and articles[i].startswith(digits)
 
-    def parse(self, text: str, expect: str | None = None) -> Parse:
+    def parse(
+        self, text: str, expect: str | None = None, alternatives: Sequence[str] = ()
+    ) -> Parse:
         """Understand one caller turn; ``expect`` is what the dialog asked for (``"article"``,
         ``"quantity"``, ``"yes_no"``, ``"menu"``; ``None`` or an unknown key: no expectation).
 
         The expectation decides how digits are read (see :mod:`nlu.entities`): at the
         article prompt all dictated digits are the article, at the quantity prompt the
-        whole number said is the quantity."""
+        whole number said is the quantity. ``alternatives`` are the recognizer's runner-up
+        transcripts, best first (:mod:`nlu.alternatives`): a catalog article found only
+        there becomes a suggestion of the heard article, never an article taken."""
         ranking = self.model.predict(text) if text.strip() else [(FALLBACK_INTENT, 1.0)]
         intent, confidence = ranking[0]
         if confidence < self.threshold:
             intent = FALLBACK_INTENT
         known = expect if expect in EXPECTATIONS else None
         entities = tuple(self._synonym(e) for e in self.extractor.extract(text, known))
-        return Parse(text, intent, confidence, entities, tuple(ranking[:5]))
+        parse = Parse(text, intent, confidence, entities, tuple(ranking[:5]))
+        if alternatives and self.extractor.matcher is not None:
+            parse = resolve_alternatives(parse, known, alternatives, self._entities_only(known))
+        return parse
+
+    def _entities_only(self, expect: str | None) -> Callable[[str], Parse]:
+        def read(text: str) -> Parse:
+            entities = tuple(self.extractor.extract(text, expect))
+            return Parse(text, FALLBACK_INTENT, 0.0, entities)
+
+        return read
 
     def _synonym(self, entity: Entity) -> Entity:
         if entity.entity in ("number", "article", "quantity", "yes_no", "fraction"):

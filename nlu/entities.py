@@ -11,21 +11,26 @@ What the dialog expects (``expect``: ``"article"``, ``"quantity"``, ``"yes_no"``
   код». ``value`` is what was heard; ``match`` / ``suggestion`` / ``distance`` / ``edit``
   say how it stands against the catalog (see :class:`~nlu.types.Entity`): exact; near (one
   edit by :class:`~nlu.articles.ArticleMatcher`, the run's groups read another way — «100
-  42» as 142, «сто двадцать три» as 10023 — or a misheard number word); or none. At the
-  article prompt the entity is always given; at the quantity prompt only after «артикул»
-  (the caller corrects the article); elsewhere after «артикул» or when it matches.
+  42» as 142, «сто двадцать три» as 10023, a group Whisper wrote twice («12 12 28» as 1228,
+  «0 0 5 9 1 0 0 5 9 1» as 00591) or as a year («1994» for «девяносто четыре») — or a
+  misheard number word); or none. At the article prompt the entity is always given, and
+  digits Whisper wrote with bare dots or commas are one dictation («№2.1.5.0.7» is 21507);
+  at the quantity prompt only after «артикул» or «№» (the caller corrects the article);
+  elsewhere after «артикул» or when it matches.
 - ``quantity``: at the article prompt (and with no expectation) only a number with a unit
   word («две штуки», «5 шт», «десять упаковок»), after «количество», a colloquial amount
   («пару», «десяток»), or a number set apart from the article by a word («артикул 555 и
   две»): «артикул 123 две» is the article 1232. At the quantity and yes/no prompts the whole
   number said is the quantity: dictated digits read as one number («один два» ➜ 12,
-  «100 42» ➜ 142), never only the last of them.
+  «100 42» ➜ 142), never only the last of them; a number Whisper wrote twice («66 66»,
+  «17. 17.») or after its own tens («40-48») is read once.
 - ``order_edit``: «количество» / «изменить» (``"quantity"``) or «убрать» / «удалить»
   (``"drop"``), for the read-back's «what is wrong?».
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -40,7 +45,8 @@ DEFAULT_UNITS = frozenset(
     "штука шт штучка упаковка упак уп коробка короб пачка комплект набор единица ед позиция "
     "бутылка банка пакет рулон мешок флакон лист метр килограмм кг литр".split()
 )
-ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция".split())
+ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция №".split())
+NUMERO = re.compile("№")  # Whisper writes «номер» as the sign
 CORRECTIONS = frozenset("нет не точнее вернее ой".split())
 QUANTITY_KEYWORDS = frozenset("количество кол-во колво количества".split())
 EDIT_QUANTITY = frozenset("количество изменить поменять исправить сменить".split())
@@ -68,7 +74,8 @@ class EntityExtractor:
     def extract(self, text: str, expect: str | None = None) -> list[Entity]:
         found = find_numbers(text, hundred_homophones=expect == "article")
         spans = [s for s in found if s.kind != "fraction"]
-        words = tokens(text)
+        numero = [("№", m.start(), m.end()) for m in NUMERO.finditer(text)]
+        words = sorted(tokens(text) + numero, key=lambda w: w[1])
         entities = [Entity("number", s.value, s.start, s.end) for s in spans]
         entities += [Entity("fraction", s.value, s.start, s.end) for s in found if s not in spans]
         correction = max((start for w, start, _ in words if w in CORRECTIONS), default=-1)
@@ -76,7 +83,7 @@ class EntityExtractor:
         whole = expect in WHOLE_NUMBER_EXPECTS
         runs = [
             part
-            for run in dictation_runs(text, spans)
+            for run in dictation_runs(text, spans, tight=expect == "article")
             for part in _split(
                 run,
                 with_unit,
@@ -198,13 +205,37 @@ def _quantity_entity(run: list[NumberSpan], value: int) -> Entity | None:
 
 def whole_number(run: list[NumberSpan]) -> int:
     """A run read as one number: its groups joined as a cardinal where they fit («100 42»
-    ➜ 142, «2000 500» ➜ 2500), else its digits one after another («один два» ➜ 12)."""
+    ➜ 142, «2000 500» ➜ 2500), else its digits one after another («один два» ➜ 12). A
+    number of two digits or more written again («66 66», «17 17 17») counts once, and so
+    does a round ten before a number of that ten («40-48» ➜ 48): Whisper's echoes."""
+    run = _without_echoes(run)
     total = int(run[0].value)
     for span in run[1:]:
         if not _fits(total, span.value):
             return int(join_digits(run))
         total += int(span.value)
     return total
+
+
+def _without_echoes(run: list[NumberSpan]) -> list[NumberSpan]:
+    kept: list[NumberSpan] = []
+    for span in run:
+        if kept and len(span.value) >= 2 and span.value == kept[-1].value:
+            continue  # «66 66»
+        if kept and _tens_echo(kept[-1].value, span.value):
+            kept[-1] = span  # «40-48»
+            continue
+        kept.append(span)
+    return kept
+
+
+def _tens_echo(first: str, second: str) -> bool:
+    return (
+        len(first) == len(second) == 2
+        and first.endswith("0")
+        and first[0] == second[0]
+        and first != second
+    )
 
 
 def _fits(total: int, digits: str) -> bool:
@@ -219,10 +250,11 @@ def regroupings(run: list[NumberSpan]) -> Iterator[tuple[str, str]]:
     heard = join_digits(run)
     seen = {heard}
     if 1 < len(run) <= MAX_RUN:
-        for digits in _joinings([s.value for s in run]):
-            if digits not in seen:
-                seen.add(digits)
-                yield digits, "split"
+        for values, kind in _echo_readings([s.value for s in run]):
+            for digits in _joinings(values):
+                if digits not in seen:
+                    seen.add(digits)
+                    yield digits, kind
     for i, span in enumerate(run[:MAX_RUN]):
         if span.kind != "words" or len(span.value) < 3:
             continue
@@ -236,6 +268,22 @@ def regroupings(run: list[NumberSpan]) -> Iterator[tuple[str, str]]:
                 if digits not in seen:
                     seen.add(digits)
                     yield digits, "merged"
+
+
+def _echo_readings(values: list[str]) -> Iterator[tuple[list[str], str]]:
+    """The groups as written (``split``), then without what Whisper wrote twice
+    (``repeated``: «12 12 28», the whole dictation again) or as a year (``year``: «1994»
+    for «девяносто четыре»)."""
+    yield values, "split"
+    half = len(values) // 2
+    if len(values) % 2 == 0 and values[:half] == values[half:]:
+        yield values[:half], "repeated"  # «0 0 5 9 1 0 0 5 9 1»
+    collapsed = [v for i, v in enumerate(values) if not (i and len(v) >= 2 and v == values[i - 1])]
+    if len(collapsed) < len(values):
+        yield collapsed, "repeated"  # «12 12 28»
+    years = [i for i, v in enumerate(values) if len(v) == 4 and v.startswith("19") and v[2] != "0"]
+    if years and len(years) <= 3:
+        yield [v[2:] if i in years else v for i, v in enumerate(values)], "year"
 
 
 def _joinings(values: list[str]) -> Iterator[str]:

@@ -373,21 +373,26 @@ def parse_cardinal(text: str) -> int | None:
     return int(span.value)
 
 
-def _joins_run(gap: str) -> bool:
+def _joins_run(gap: str, tight: bool = False) -> bool:
     """Whether two numbers separated by ``gap`` were said one after another."""
     if not all(c in _RUN_GAP_MARKS or c.isspace() for c in gap):
         return False
-    # A comma or period only with whitespace: "1, 2, 3" is a run, "1,5" and "12.45" are not.
-    return _RUN_GAP_PUNCT.isdisjoint(gap) or any(c.isspace() for c in gap)
+    # A comma or period only with whitespace: "1, 2, 3" is a run, "1,5" and "12.45" are not
+    # (unless ``tight``: where only digits are dictated, «21.7.9» is 21, 7, 9 said in turn).
+    return tight or _RUN_GAP_PUNCT.isdisjoint(gap) or any(c.isspace() for c in gap)
 
 
-def dictation_runs(text: str, spans: list[NumberSpan] | None = None) -> list[list[NumberSpan]]:
+def dictation_runs(
+    text: str, spans: list[NumberSpan] | None = None, *, tight: bool = False
+) -> list[list[NumberSpan]]:
     """Group the numbers of ``text`` said one after another into runs.
 
     Two spans are in one run when only whitespace, hyphens, or commas/periods with
-    whitespace separate them. Every span is in exactly one run; colloquial quantities
-    (пару, дюжину, ...) and fractions are never dictation and always make a run of their
-    own. ``spans`` defaults to :func:`find_numbers` of ``text``.
+    whitespace separate them (with ``tight``, also a bare comma or period: «№2.1.5.0.7»,
+    «24,97,16», as Whisper writes dictated digits where no decimal can be meant). Every span
+    is in exactly one run; colloquial quantities (пару, дюжину, ...) and fractions are never
+    dictation and always make a run of their own. ``spans`` defaults to
+    :func:`find_numbers` of ``text``.
 
     >>> [join_digits(run) for run in dictation_runs("артикул двенадцать сорок пять")]
     ['1245']
@@ -402,7 +407,7 @@ def dictation_runs(text: str, spans: list[NumberSpan] | None = None) -> list[lis
             current
             and span.kind not in alone
             and current[-1].kind not in alone
-            and _joins_run(text[current[-1].end : span.start])
+            and _joins_run(text[current[-1].end : span.start], tight)
         ):
             current.append(span)
             continue
