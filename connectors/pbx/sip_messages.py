@@ -169,13 +169,14 @@ def user_of(header: str | None) -> str:
     if not header:
         return ""
     first = header.split(",", 1)[0].strip()
+    tel = re.search(r"<?tel:([^;>]+)", first, re.I)
+    if tel:  # tel:+74951234567;phone-context=…
+        return NUMBER_RE.sub("", tel.group(1))[:64]
     try:
         address = parse_address(first)
     except Exception:
         return ""
     user = address.uri.user or ""
-    if address.uri.scheme not in ("sip", "sips") and not user:  # tel:+7…
-        user = address.uri.host
     return NUMBER_RE.sub("", user.split(";", 1)[0])[:64]
 
 

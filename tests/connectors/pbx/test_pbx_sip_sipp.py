@@ -7,6 +7,7 @@ answered 400, OPTIONS, and junk over UDP and TCP that never stops the server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -168,3 +169,16 @@ async def test_junk_over_udp_and_tcp_never_stops_the_server(
     assert endpoint.wire.bad_messages >= 4
     await run("call", endpoint, tmp_path)  # and calls still work
     assert len(holder.calls) == 1
+
+
+async def test_logs_hold_no_caller_number(
+    bot: tuple[SipEndpoint, HoldBot], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint, holder = bot
+    caplog.set_level(logging.DEBUG)
+    await run("call", endpoint, tmp_path)
+    await run("malformed", endpoint, tmp_path / "bad")
+    assert len(holder.calls) == 1
+    ours = [r for r in caplog.records if r.name.startswith(("connectors", "aiosipua"))]
+    assert ours
+    assert not [r for r in ours if "79001112233" in r.getMessage()]  # never in the text
