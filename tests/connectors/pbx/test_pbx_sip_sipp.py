@@ -17,7 +17,7 @@ import pytest
 
 from connectors.pbx.sip_config import SipSettings
 from connectors.pbx.sip_server import SipEndpoint
-from connectors.pbx.transport import AudioIn, CallTransport, HangupIn
+from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn
 from tests.fakes.sip_peers import sipp
 
 
@@ -182,3 +182,56 @@ async def test_logs_hold_no_caller_number(
     ours = [r for r in caplog.records if r.name.startswith(("connectors", "aiosipua"))]
     assert ours
     assert not [r for r in ours if "79001112233" in r.getMessage()]  # never in the text
+
+
+NOTIFY_OK = """  <send retrans="500">
+    <![CDATA[
+      NOTIFY [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "79001112233" <sip:79001112233@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 NOTIFY
+      Event: refer
+      Subscription-State: terminated;reason=noresource
+      Max-Forwards: 70
+      Content-Type: message/sipfrag;version=2.0
+      Content-Length: [len]
+
+      SIP/2.0 200 OK
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
+class TransferBot(HoldBot):
+    """Key 0 (SIP INFO here): caller name for operators, then transfer to «operator»."""
+
+    async def __call__(self, call: CallTransport) -> None:
+        self.calls.append(call)
+        async for event in call.events():
+            if isinstance(event, DtmfIn) and event.digit == "0":
+                await call.set_caller_name("Иван 2(3)")
+                await call.transfer("operator")
+            elif isinstance(event, HangupIn):
+                self.hangups.append(event.reason)
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["refer-accepted", "refer-refused"])
+async def test_transfer_by_refer_or_fallback_bye(tmp_path: Path, accepted: bool) -> None:
+    bot = TransferBot()
+    endpoint = SipEndpoint(bot, SipSettings(port=0))
+    await endpoint.start()
+    if accepted:
+        values = {"REFER_STATUS": "202", "REFER_REASON": "Accepted", "NOTIFY": NOTIFY_OK}
+        values |= {"BYE_CHECK": "BYE sip:", "BYE_CHECK2": "CSeq: [0-9]+ BYE"}
+    else:
+        values = {"REFER_STATUS": "405", "REFER_REASON": "Method Not Allowed", "NOTIFY": ""}
+        values |= {"BYE_CHECK": "X-Bot-Result: transfer", "BYE_CHECK2": "Reason: Q.850;cause=23"}
+    try:
+        output = await run("transfer", endpoint, tmp_path, values=values)
+    finally:
+        await endpoint.stop(0.5)
+    assert "Successful call" in output
+    assert bot.hangups == ["bot_hangup"]
