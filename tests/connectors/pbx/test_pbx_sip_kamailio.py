@@ -17,7 +17,8 @@ from connectors.pbx.sip_config import SipAccount, SipSettings, SipTransferSettin
 from connectors.pbx.sip_server import SipEndpoint
 from connectors.pbx.transport import CallTransport, DtmfIn
 from speech.audio import Audio, tone
-from tests.fakes.sip_peers import Kamailio, baresip, kamailio
+from tests.fakes.sip_peers import baresip
+from tests.fakes.sip_servers import Kamailio, kamailio
 
 
 class KeyBot:

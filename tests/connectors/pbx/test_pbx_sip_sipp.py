@@ -18,7 +18,7 @@ import pytest
 from connectors.pbx.sip_config import SipSettings
 from connectors.pbx.sip_server import SipEndpoint
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn
-from tests.fakes.sip_peers import sipp
+from tests.fakes.sip_servers import sipp
 
 
 class HoldBot:
