@@ -10,8 +10,9 @@ same whole orders by voice as ``bench wire`` (5 turns a call):
 
 The turn gap is measured the same way for both: the caller's last audible frame (RMS > 300)
 of a phrase, when it was sent ➜ the bot's first audible frame after it, when it arrived.
-1 call (``singles`` calls one after another) and 20 simultaneous calls (starts spread over
-2 s), each transport in turn on the same server. Writes ``bench/sip.json``.
+1 call (``singles`` calls of each, one after another, the transports alternating) and 20
+simultaneous calls (starts spread over 2 s; rounds A B B A), on the same server, so that the
+load of the machine weighs on both alike. Writes ``bench/sip.json``.
 """
 
 from __future__ import annotations
@@ -147,25 +148,41 @@ def _summary(calls: list[Any], seconds: float) -> dict[str, Any]:
     }
 
 
-async def _level(
-    kind: str, bot: ServeProcess, calls: int, voice: dict[str, bytes], singles: int
-) -> dict[str, Any]:
-    started = time.monotonic()
-    done: list[Any] = []
+def _runner(kind: str, bot: ServeProcess, voice: dict[str, bytes]) -> Any:
     if kind == "sip":
         host, port = bot.addresses["sip"].removeprefix("sip:").split(" ", 1)[0].rsplit(":", 1)
         target = (host, int(port))
-        run = lambda n, d: _sip_call(target, n, voice, d)  # noqa: E731
-    else:
-        agi = bot.agi()
-        run = lambda n, d: _audiosocket_call(agi, n, voice, d)  # noqa: E731
-    if calls == 1:
-        for n in range(singles):
-            done.append(await run(n, 0.0))
-    else:
-        rng = random.Random(calls)
-        done = list(await asyncio.gather(*(run(n, rng.uniform(0, 2.0)) for n in range(calls))))
-    return _summary(done, time.monotonic() - started)
+        return lambda n, d: _sip_call(target, n, voice, d)
+    agi = bot.agi()
+    return lambda n, d: _audiosocket_call(agi, n, voice, d)
+
+
+async def _singles(bot: ServeProcess, voice: dict[str, bytes], count: int) -> dict[str, Any]:
+    """Single calls one after another, the two transports alternating (same load for both)."""
+    done: dict[str, list[Any]] = {"audiosocket": [], "sip": []}
+    seconds = dict.fromkeys(done, 0.0)
+    for n in range(count):
+        for kind in ("audiosocket", "sip") if n % 2 == 0 else ("sip", "audiosocket"):
+            started = time.monotonic()
+            done[kind].append(await _runner(kind, bot, voice)(n, 0.0))
+            seconds[kind] += time.monotonic() - started
+    return {kind: _summary(calls, seconds[kind]) for kind, calls in done.items()}
+
+
+async def _simultaneous(bot: ServeProcess, calls: int, voice: dict[str, bytes]) -> dict[str, Any]:
+    """``calls`` at once, four rounds in the order A B B A (AudioSocket, SIP, SIP,
+    AudioSocket) so that a change of load on the machine weighs on both alike."""
+    done: dict[str, list[Any]] = {"audiosocket": [], "sip": []}
+    seconds = dict.fromkeys(done, 0.0)
+    rng = random.Random(calls)
+    for kind in ("audiosocket", "sip", "sip", "audiosocket"):
+        print(f"  {kind}: {calls} simultaneous calls…", flush=True)
+        started = time.monotonic()
+        run = _runner(kind, bot, voice)
+        done[kind] += await asyncio.gather(*(run(n, rng.uniform(0, 2.0)) for n in range(calls)))
+        seconds[kind] += time.monotonic() - started
+        await asyncio.sleep(1.0)
+    return {kind: _summary(calls_, seconds[kind]) for kind, calls_ in done.items()}
 
 
 async def run_sip_bench(
@@ -197,11 +214,11 @@ async def run_sip_bench(
     try:
         await bot.started(timeout=240)
         for calls in levels:
-            for kind in ("audiosocket", "sip"):
-                print(f"{kind}: {calls} call(s)…", flush=True)
-                level = await _level(kind, bot, calls, voice, singles)
-                result["levels"].setdefault(str(calls), {})[kind] = level
-                await asyncio.sleep(1.0)
+            if calls == 1:
+                print(f"{singles} single calls per transport, alternating…", flush=True)
+                result["levels"]["1"] = await _singles(bot, voice, singles)
+                continue
+            result["levels"][str(calls)] = await _simultaneous(bot, calls, voice)
     finally:
         await bot.stop()
     for level in result["levels"].values():
