@@ -253,3 +253,20 @@ def test_account_and_transfer_settings() -> None:
         SipTransferSettings(fallback="dance")
     with pytest.raises(ValueError, match="header"):
         SipTransferSettings(caller_name_header="X Bad: header")
+
+
+async def test_bot_serve_prints_how_to_call_it_with_baresip() -> None:
+    from bot.config import Settings
+    from bot.server import BotServer, how_to_call
+    from connectors.pbx.sip_server import SipEndpoint
+
+    settings = Settings()
+    settings.server.sip.port = 0
+    server = BotServer(settings)
+    server.sip = SipEndpoint(server.handle_call, settings.server.sip)
+    await server.sip.start()
+    try:
+        text = how_to_call(server)
+    finally:
+        await server.sip.stop(0)
+    assert f'baresip -e "/dial sip:78123098635@127.0.0.1:{server.sip.port}"' in text
