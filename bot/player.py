@@ -53,6 +53,7 @@ class Player:
         # audible gap (underrun). Frame 0 of a phrase may start on an empty buffer.
         self.underruns = 0
         self._buffered_until = 0.0
+        self.on_frame: Callable[[Audio], None] | None = None  # every frame sent (recorder)
 
     @property
     def playing(self) -> bool:
@@ -120,6 +121,8 @@ class Player:
                     break
                 await self.transport.play(frame)
                 self.frames_sent += 1
+                if self.on_frame is not None:
+                    self.on_frame(frame)
                 sent = time.monotonic()
                 if index == 0:
                     if self.on_phrase_start is not None:

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.action_runner import ActionRunner
@@ -52,6 +52,7 @@ from dialogs.config import DialogSettings
 from dialogs.expect import Expect
 from dialogs.policy import DialogPolicy
 from speech.asr import Hints
+from speech.audio import Audio
 from speech.errors import EngineTimeout, SpeechError
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ class CallSession:
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.bus.subscribe(subscriber)
+
+    def tap_audio(self, caller: Callable[[Audio], None], bot: Callable[[Audio], None]) -> None:
+        """Both sides' frames to a recorder: the caller's as received, the bot's as sent."""
+        self.input.on_audio = caller
+        self.player.on_frame = bot
 
     def hand_off(self, reason: str) -> None:
         """Ask the session to transfer the caller to a person now (e.g. server shutdown)."""

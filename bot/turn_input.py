@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.events import BargedIn, EventBus
@@ -28,6 +29,7 @@ from bot.player import Phrase, Player
 from bot.voice_settings import VoiceSettings
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn, ProtocolError
 from speech.asr import Transcript
+from speech.audio import Audio
 from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, PhrasePaused, SpeechStarted
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class TurnInput:
         self._drop_phrase = False
         self._barged = False
         self._interrupted: tuple[Phrase, ...] = ()
+        self.on_audio: Callable[[Audio], None] | None = None  # every inbound frame (recorder)
 
     # -- the session's controls --------------------------------------------------------------
 
@@ -170,6 +173,8 @@ class TurnInput:
 
     async def _on_audio(self, event: AudioIn) -> None:
         wall = time.monotonic()
+        if self.on_audio is not None:
+            self.on_audio(event.audio)
         for vad_event in self.detector.feed(event.audio):
             if isinstance(vad_event, SpeechStarted):
                 await self._speech_started(wall - (self.detector.now_ms - vad_event.at_ms) / 1000)
