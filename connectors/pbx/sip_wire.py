@@ -162,11 +162,15 @@ class SipWire:
                         self._serve, self.host, port, limit=self.max_bytes + 1024
                     )
                     port = int(self._server.sockets[0].getsockname()[1])
-            except OSError:
+            except OSError as exc:
                 if udp is not None:
                     udp.close()
                 if self.port or attempt == 19:
-                    raise
+                    raise OSError(
+                        exc.errno,
+                        f"SIP cannot listen on {self.host}:{port} ({exc.strerror}); "
+                        "change server.sip.port or set server.sip.enabled: false",
+                    ) from exc
                 continue
             self._udp = udp
             self.port = port
