@@ -289,12 +289,30 @@ class SipCall(CallTransport):
                 return
 
     async def _refresh(self) -> None:
-        request = self.request("UPDATE")
+        """UPDATE without a body (RFC 4028 §7.4); a peer without UPDATE gets a re-INVITE with
+        our unchanged SDP, ACKed."""
+        allow = ",".join(self.invite.headers.get("allow")).upper()
+        method = "UPDATE" if not allow or "UPDATE" in allow else "INVITE"
+        request = self.request(method)
         request.headers.set_single("Session-Expires", f"{self.session_interval};refresher=uas")
-        with contextlib.suppress(TimeoutError):
+        if method == "INVITE" and self.media is not None:
+            request.headers.set_single("Content-Type", "application/sdp")
+            request.text = self.sdp_answer()
+        try:
             resp = await self.endpoint.clients.send(request, self.dialog.peer, timeout=8.0)
-            if resp.status_code >= 300:
-                log.warning("SIP session refresh refused", extra={"status": resp.status_code})
+        except TimeoutError:
+            log.warning("SIP session refresh unanswered", extra={"call_id": self.info.call_id})
+            return
+        if method == "INVITE" and 200 <= resp.status_code < 300:
+            ack = self.dialog.request(
+                "ACK",
+                self.endpoint.public_host,
+                self.endpoint.public_port,
+                cseq=self.dialog.local_cseq,
+            )
+            self.endpoint.wire.send(ack, self.dialog.peer)
+        if resp.status_code >= 300:
+            log.warning("SIP session refresh refused", extra={"status": resp.status_code})
 
     def _end(self, reason: str, *, close_media: bool = True) -> None:
         if self.ended.is_set():

@@ -235,3 +235,39 @@ async def test_transfer_by_refer_or_fallback_bye(tmp_path: Path, accepted: bool)
         await endpoint.stop(0.5)
     assert "Successful call" in output
     assert bot.hangups == ["bot_hangup"]
+
+
+BYE_FROM_SIPP = """  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "79001112233" <sip:79001112233@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+"""
+
+
+@pytest.mark.parametrize("refresher", ["uas", "uac"])
+async def test_session_timers(tmp_path: Path, refresher: str) -> None:
+    """uas: the bot refreshes with UPDATE at half the interval and the call goes on;
+    uac: the caller never refreshes, so the bot ends the session with BYE."""
+    endpoint, holder = await endpoint_with(min_se=2, session_expires=4)
+    values = {"EXPIRES": "4", "REFRESHER": refresher}
+    if refresher == "uas":
+        values |= {"EXPECT": "UPDATE", "AFTER": BYE_FROM_SIPP}
+    else:
+        values |= {"EXPECT": "BYE", "AFTER": ""}
+    try:
+        await run("timer", endpoint, tmp_path, values=values)
+        await asyncio.sleep(0.2)
+    finally:
+        await endpoint.stop(0.5)
+    expected = "caller_hangup" if refresher == "uas" else "bot_hangup"
+    assert holder.hangups == [expected]
