@@ -9,6 +9,7 @@ registers again after the registrar restarts (it forgets bindings: no database).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -70,16 +71,22 @@ async def start(settings: SipSettings, bot: KeyBot) -> SipEndpoint:
 
 @pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
 async def test_registers_with_digest(tmp_path: Path, algorithm: str) -> None:
+    """Two accounts (extensions bot1, bot2) at once; kamailio offers only ``algorithm``."""
     async with kamailio(tmp_path / "kamailio", algorithm=algorithm) as proxy:
-        endpoint = await start(settings_for(proxy), KeyBot())
+        settings = settings_for(proxy)
+        second = dataclasses.replace(settings.accounts[0], username="bot2")
+        settings.accounts.append(second)
+        endpoint = await start(settings, KeyBot())
         try:
-            registration = endpoint.registrations.items[0]
-            assert registration.state == "registered" and registration.granted == 60
+            async with asyncio.timeout(10):
+                await endpoint.registrations.items[1].registered.wait()
+            for registration in endpoint.registrations.items:
+                assert registration.state == "registered" and registration.granted == 60
         finally:
             await endpoint.stop(0.1)
         log = proxy.log()
-    # challenged (kamailio offers only ``algorithm``), registered, unregistered at stop
-    assert log.count("REQ REGISTER") >= 3
+    # each: challenged, registered, unregistered at stop
+    assert log.count("REQ REGISTER") >= 6
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
