@@ -14,7 +14,10 @@ from typing import Any
 from tests.fakes.sip_peers import free_port, need
 
 SIPP_DIR = Path(__file__).with_name("sipp")
-KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+KAMAILIO_MODULES = next(
+    (str(p) + "/" for p in sorted(Path("/usr/lib").glob("*/kamailio/modules"))),
+    "/usr/lib/x86_64-linux-gnu/kamailio/modules/",
+)  # Debian's multiarch folder
 
 
 KAMAILIO_CFG = """#!KAMAILIO
