@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     wire_bench.add_argument("--out", type=Path, default=Path("bench/wire.json"))
     wire_bench.add_argument("--levels", default="1,8,20", help="simultaneous calls to measure")
     wire_bench.add_argument("--capacity", default="30,40,50", help="then these, while p95 ≤ 1.2 s")
+    from bot.tools.bench_faults import add_faults_parser
+
+    add_faults_parser(bench_commands)  # faults [--minutes N] [--calls 50] [--fuzz-cases 1000]
     from bot.tools.bench_sip import add_sip_bench_parser
 
     add_sip_bench_parser(bench_commands)  # sip [--levels 1,20] [--singles 6]
@@ -144,6 +147,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.tools.bench_sip import cmd_sip_bench
 
         return cmd_sip_bench(args)
+    if args.command == "bench" and args.bench_command == "faults":
+        from bot.tools.bench_faults import cmd_faults
+
+        return cmd_faults(args)
     if args.command == "bench" and args.bench_command == "wire":
         from bot.tools.bench_wire import run_wire_bench
 

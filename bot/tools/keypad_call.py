@@ -18,6 +18,7 @@ import contextlib
 import shlex
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from connectors.pbx.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_UUID, encode_frame
@@ -112,11 +113,14 @@ async def keypad_call(
     step_timeout: float = 20.0,
     end_timeout: float = 30.0,
     hold: asyncio.Event | None = None,
+    before_step: Callable[[int], Awaitable[None]] | None = None,
+    result: KeypadResult | None = None,
 ) -> KeypadResult:
-    """One call: ``steps`` of keys, each once the next prompt has begun; then until the bot
-    ends the call (or, with ``hold``, the line stays open until ``hold`` is set)."""
+    """One call: ``steps`` of keys, each once the next prompt has begun (and
+    ``before_step(index)`` returned); then until the bot ends the call (or, with ``hold``,
+    the line stays open until ``hold`` is set)."""
     started = time.monotonic()
-    result = KeypadResult()
+    result = result if result is not None else KeypadResult()  # a caller may watch it live
     try:
         reader, writer = await asyncio.open_connection(*agi)
     except OSError as exc:
@@ -146,7 +150,15 @@ async def keypad_call(
             words = shlex.split(raw.decode("utf-8", "replace").strip())
             if words[:2] == ["EXEC", "AudioSocket"]:
                 call_uuid, address = words[2].split(",", 1)
-                await _audio_leg(call_uuid, address, steps, result, step_timeout, end_timeout, hold)
+                await _audio_leg(
+                    call_uuid,
+                    address,
+                    steps,
+                    result,
+                    (step_timeout, end_timeout),
+                    hold,
+                    before_step,
+                )
                 writer.write(b"200 result=0\n")
             elif words[:2] == ["SET", "VARIABLE"] and len(words) >= 4:
                 result.variables[words[2]] = words[3]
@@ -169,10 +181,11 @@ async def _audio_leg(
     address: str,
     steps: tuple[str, ...] | list[str],
     result: KeypadResult,
-    step_timeout: float,
-    end_timeout: float,
+    timeouts: tuple[float, float],
     hold: asyncio.Event | None,
+    before_step: Callable[[int], Awaitable[None]] | None,
 ) -> None:
+    step_timeout, end_timeout = timeouts
     host, port = address.rsplit(":", 1)
     try:
         reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
@@ -190,6 +203,8 @@ async def _audio_leg(
                 break
             if index == CONFIRM_STEP + 1:
                 result.confirmed = True  # the prompt after the «да» has begun
+            if before_step is not None:
+                await before_step(index)
             await leg.press(keys)
             last_key_audio = leg.audio
             result.steps_done = index + 1

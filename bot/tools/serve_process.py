@@ -72,6 +72,7 @@ class ServeProcess:
         self.addresses: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds = 0.0
+        self._out_offset = 0
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ class ServeProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
         env["PYTHONUNBUFFERED"] = "1"
         self._started_at = time.monotonic()
+        self._out_offset = self.out_path.stat().st_size if self.out_path.exists() else 0
         with self.log_path.open("ab") as log, self.out_path.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "--config", str(config_path), "serve"],
@@ -96,7 +98,9 @@ class ServeProcess:
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while True:
-            text = self.out_path.read_text("utf-8", "replace")
+            with self.out_path.open("rb") as out:  # this start's output only
+                out.seek(self._out_offset)
+                text = out.read().decode("utf-8", "replace")
             if "Place a test call" in text:
                 break
             if self.process.poll() is not None:
@@ -107,8 +111,7 @@ class ServeProcess:
                 raise TimeoutError(f"bot serve did not start within {timeout:g} s: {self.tail()}")
             await asyncio.sleep(0.1)
         self.start_seconds = time.monotonic() - self._started_at
-        run = text.rsplit("Place a test call", 2)[-2]  # this start's lines only
-        for line in run.splitlines():
+        for line in text.split("Place a test call", 1)[0].splitlines():
             parts = line.split(None, 1)
             if line.startswith("  ") and len(parts) == 2:
                 self.addresses[parts[0]] = parts[1].strip()

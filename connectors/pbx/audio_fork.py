@@ -74,6 +74,7 @@ from connectors.pbx.websocket_base import (
     WireError,
     b64encode,
     check_digit,
+    check_identifier,
     get_number_str,
     get_str,
     new_call_id,
@@ -129,8 +130,9 @@ class AudioForkTransport(WebSocketTransport):
         meta = parse_json_object(msg.data)
         self.rate = self._rate(meta)
         call_id = get_number_str(meta, "callid", "callId", "uuid", "call_id") or new_call_id()
-        caller = get_number_str(meta, "from", "caller")
-        called = get_number_str(meta, "to", "called")
+        call_id = check_identifier(call_id, "callid")
+        caller = check_identifier(get_number_str(meta, "from", "caller"), "from")
+        called = check_identifier(get_number_str(meta, "to", "called"), "to")
         known = {"callid", "callId", "uuid", "call_id", "from", "caller", "to", "called"}
         extra = {
             f"meta.{key}": value

@@ -46,6 +46,7 @@ from connectors.pbx.websocket_base import (
     WebSocketTransport,
     WireError,
     check_digit,
+    check_identifier,
     get_int,
     get_str,
     new_call_id,
@@ -75,9 +76,11 @@ class BrowserTransport(WebSocketTransport):
             raise WireError("unsupported sample rate", WSCloseCode.UNSUPPORTED_DATA)
         self.rate = rate
         return CallInfo(
-            call_id=get_str(obj, "call_id", required=False) or new_call_id(),
-            caller=get_str(obj, "caller", required=False),
-            called=get_str(obj, "called", required=False),
+            call_id=check_identifier(
+                get_str(obj, "call_id", required=False) or new_call_id(), "call_id"
+            ),
+            caller=check_identifier(get_str(obj, "caller", required=False), "caller"),
+            called=check_identifier(get_str(obj, "called", required=False), "called"),
             connector=self.connector,
             extra={"path": self.request.path},
         )

@@ -45,6 +45,7 @@ DEFAULT_MARGIN = 0.5  # seconds kept for rendering and the network
 DEFAULT_MAX_BODY = 16 * 1024  # bytes; a real request is well under 1 KiB
 DEFAULT_TRANSFER_VARIABLE = "transferDestination"  # the variable name of the spec's example
 UNKNOWN_CALLER_NAME = "UNKNOWN USER"
+IDENTIFIERS = ("CallID", "CallerIDNum", "CalledDID", "CalledExtension")
 XML_CONTENT_TYPE = "application/xml"
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -136,6 +137,10 @@ async def parse_request(
         raise TelphinRequestError("missing required parameter CallID")
     if "CallerIDNum" not in params:
         raise TelphinRequestError("missing required parameter CallerIDNum")
+    for name in IDENTIFIERS:  # numbers and ids: a newline or an escape in one is no number
+        value = params.get(name, "")
+        if len(value) > 128 or not value.isprintable():
+            raise TelphinRequestError(f"parameter {name} is not a printable identifier")
     return TelphinRequest(
         call_id=call_id,
         caller=params["CallerIDNum"].strip(),

@@ -74,6 +74,7 @@ from connectors.pbx.websocket_base import (
     b64decode_strict,
     b64encode,
     check_digit,
+    check_identifier,
     get_object,
     get_str,
     parse_json_object,
@@ -135,8 +136,9 @@ class TwilioTransport(WebSocketTransport):
         params = get_object(start, "customParameters", required=False)
         if not all(isinstance(value, str) for value in params.values()):
             raise WireError("custom parameters must be strings", WSCloseCode.INVALID_TEXT)
-        caller = params.get("caller") or params.get("From") or ""
-        called = params.get("called") or params.get("To") or ""
+        caller = check_identifier(params.get("caller") or params.get("From") or "", "caller")
+        called = check_identifier(params.get("called") or params.get("To") or "", "called")
+        check_identifier(call_sid or self.stream_sid, "callSid")
         extra = {"stream_sid": self.stream_sid, "call_sid": call_sid, "account_sid": account_sid}
         extra["tracks"] = ",".join(tracks)
         for name, value in params.items():

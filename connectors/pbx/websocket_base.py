@@ -134,6 +134,14 @@ def get_number_str(obj: Mapping[str, Any], *keys: str) -> str:
     return ""
 
 
+def check_identifier(value: str, name: str) -> str:
+    """A call id or phone number from the peer: printable text of at most 128 characters
+    (a caller ID with a newline or an escape is no caller ID, and must reach no log)."""
+    if len(value) > 128 or not value.isprintable():
+        raise WireError(f"field {name!r} is not a printable identifier", WSCloseCode.INVALID_TEXT)
+    return value
+
+
 def check_digit(value: Any) -> str:
     """A DTMF digit: one of 0-9 * # A-D (lower-case a-d accepted)."""
     if not isinstance(value, str) or value.upper() not in DTMF_DIGITS or len(value) != 1:
