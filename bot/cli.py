@@ -65,12 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     wire_bench.add_argument("--out", type=Path, default=Path("bench/wire.json"))
     wire_bench.add_argument("--levels", default="1,8,20", help="simultaneous calls to measure")
     wire_bench.add_argument("--capacity", default="30,40,50", help="then these, while p95 ≤ 1.2 s")
-    from bot.tools.bench_faults import add_faults_parser
-
-    add_faults_parser(bench_commands)  # faults [--minutes N] [--calls 50] [--fuzz-cases 1000]
     from bot.tools.bench_sip import add_sip_bench_parser
 
     add_sip_bench_parser(bench_commands)  # sip [--levels 1,20] [--singles 6]
+    from bot.tools.recognition_cli import add_recognition_parser
+
+    add_recognition_parser(bench_commands)  # recognition [--per-style 12] [--calls N]
+    from bot.tools.bench_faults import add_faults_parser
+
+    add_faults_parser(bench_commands)  # faults [--minutes N] [--calls 50] [--fuzz-cases 1000]
 
     from bot.web.cli import add_admin_parser
 
@@ -143,14 +146,18 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.tools.call_command import cmd_call
 
         return asyncio.run(cmd_call(settings, args))
-    if args.command == "bench" and args.bench_command == "sip":
-        from bot.tools.bench_sip import cmd_sip_bench
-
-        return cmd_sip_bench(args)
     if args.command == "bench" and args.bench_command == "faults":
         from bot.tools.bench_faults import cmd_faults
 
         return cmd_faults(args)
+    if args.command == "bench" and args.bench_command == "recognition":
+        from bot.tools.recognition_cli import cmd_recognition
+
+        return cmd_recognition(settings, args)
+    if args.command == "bench" and args.bench_command == "sip":
+        from bot.tools.bench_sip import cmd_sip_bench
+
+        return cmd_sip_bench(args)
     if args.command == "bench" and args.bench_command == "wire":
         from bot.tools.bench_wire import run_wire_bench
 
@@ -168,7 +175,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"false cut-offs: {wire['cutoffs_early']['false_cutoff_rate']:.0%} early end of turn, "
             f"{wire['cutoffs_fixed']['false_cutoff_rate']:.0%} fixed windows "
-            f"({len(wire['cutoffs_early']['harmful'])} changed the answer); "
+            f"(harmful: {len(wire['cutoffs_early']['harmful'])} and "
+            f"{len(wire['cutoffs_fixed']['harmful'])}); "
             f"capacity at p95 ≤ 1.2 s: {wire['max_calls_p95_1_2s']} calls; wrote {args.out}"
         )
         return 0

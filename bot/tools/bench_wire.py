@@ -60,6 +60,19 @@ PAUSED = [
     ("yes_no", "да", "наверное"),
     ("yes_no", "нет", "пожалуй"),
 ]
+# what the bot's first reply must show it understood (or it asks again): else the cut harmed
+INTENDED = {
+    "двенадцать … сорок пять": "швабра с отжимом",
+    "сорок пять … двенадцать": "перчатки хозяйственные",
+    "семь семь … один пять": "средство для мытья посуды",
+    "сто двадцать … три": "ведро пластиковое",
+    "пять … штук": "заказать 5 штук",
+    "две … штуки": "заказать 2 штуки",
+    "двадцать … пять штук": "заказать 25 штук",
+    "да … наверное": "другой товар",
+    "нет … пожалуй": "количество ещё раз",
+}
+ASKS_AGAIN = ("повторите", "не понял", "ещё раз", "еще раз", "назовите")
 PAUSES_S = (0.3, 0.45, 0.6)
 SETUP = {
     "article": [],
@@ -238,17 +251,22 @@ def _first_reply(transcripts: Path, call_id: str, turn: int) -> str:
     return ""
 
 
-def _cutoff_summary(
-    results: list[PausedResult], transcripts: Path, baseline: dict[str, str] | None
-) -> dict[str, Any]:
+def _harmful(text: str, reply: str) -> bool:
+    """The bot's reply shows something other than what the caller meant (asking again is
+    not harm)."""
+    said = reply.casefold()
+    return INTENDED[text] not in said and not any(word in said for word in ASKS_AGAIN)
+
+
+def _cutoff_summary(results: list[PausedResult], transcripts: Path) -> dict[str, Any]:
     """Cut-offs (the bot began before the caller finished) and harmful ones: the bot's first
-    reply to the phrase differs from its reply with the fixed windows (``baseline``)."""
+    reply to the phrase shows it understood something else than the caller meant."""
     cut = [r for r in results if r.phrase.cut_off]
     replies = {
         f"{r.phrase.text}@{r.pause_s}": _first_reply(transcripts, r.call_id, len(SETUP[r.prompt]))
         for r in results
     }
-    harmful = [] if baseline is None else [k for k, v in replies.items() if v != baseline.get(k)]
+    harmful = [k for k, v in replies.items() if _harmful(k.split("@")[0], v)]
     return {
         "phrases": len(results),
         "cut_off": len(cut),
@@ -260,7 +278,7 @@ def _cutoff_summary(
             for kind in ("article", "quantity", "yes_no")
         },
         "replies": replies,
-        "harmful": harmful,  # the answer differs from what the fixed windows understood
+        "harmful": harmful,  # the reply shows a wrong understanding (not just a cut)
     }
 
 
@@ -292,11 +310,8 @@ async def run_wire_bench(
                     bot.agi_port, voice, result, capacity
                 )
         await asyncio.sleep(0.5)  # the transcripts are written as the calls end
-    fixed = _cutoff_summary(cutoffs["fixed"], work / "fixed" / "transcripts", None)
-    result["cutoffs_fixed"] = fixed
-    result["cutoffs_early"] = _cutoff_summary(
-        cutoffs["early"], work / "early" / "transcripts", fixed["replies"]
-    )
+    for mode, results in cutoffs.items():
+        result[f"cutoffs_{mode}"] = _cutoff_summary(results, work / mode / "transcripts")
     _write(out, result)
     return result
 
@@ -340,7 +355,8 @@ def _write(out: Path, result: dict[str, Any]) -> None:
     }
     headline["false_cutoff_rate"] = result["cutoffs_early"]["false_cutoff_rate"]
     headline["false_cutoff_rate_fixed_windows"] = result["cutoffs_fixed"]["false_cutoff_rate"]
-    headline["false_cutoffs_harmful"] = len(result["cutoffs_early"]["harmful"])
+    headline["harmful_cutoffs"] = len(result["cutoffs_early"]["harmful"])
+    headline["harmful_cutoffs_fixed_windows"] = len(result["cutoffs_fixed"]["harmful"])
     headline["max_calls_p95_1_2s"] = result["max_calls_p95_1_2s"]
     voice_json.write_text(json.dumps(headline, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _plot(result, out.with_suffix(".png"))
