@@ -54,11 +54,31 @@ from dialogs.actions import (
     Transfer,
     UserSaid,
 )
+from dialogs.config import DialogSettings
+from dialogs.context import CallContext
 from dialogs.expect import Expect
-from dialogs.policy import DialogPolicy
 from nlu.types import Parse
 
 log = logging.getLogger(__name__)
+
+
+class Policy(Protocol):
+    """What the runner steps: :class:`~dialogs.policy.DialogPolicy` (embedded) or
+    :class:`~bot.rasa.policy.RasaPolicy` (``dialog.engine: rasa``)."""
+
+    @property
+    def context(self) -> CallContext: ...
+
+    @property
+    def settings(self) -> DialogSettings: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    @property
+    def expect(self) -> Expect: ...
+
+    async def step(self, event: Event) -> list[Action]: ...
 
 
 class Effects(Protocol):
@@ -91,9 +111,7 @@ def order_items(order: Order) -> tuple[dict[str, object], ...]:
 
 
 class ActionRunner:
-    def __init__(
-        self, policy: DialogPolicy, effects: Effects, orders: Orders, bus: EventBus
-    ) -> None:
+    def __init__(self, policy: Policy, effects: Effects, orders: Orders, bus: EventBus) -> None:
         self.policy = policy
         self.effects = effects
         self.orders = orders

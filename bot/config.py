@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.rasa.settings import RasaSettings, check_engine
 from bot.server_settings import ServerSettings
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
 from bot.voice_settings import VoiceSettings
@@ -30,10 +31,12 @@ class NluSettings:
     data: Path = Path("data/nlu.yml")
     model_dir: Path = Path("models/nlu")
     threshold: float = 0.45
+    engine: str = "embedded"  # embedded | rasa (Rasa's /model/parse, our numbers: rasa.url)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("nlu.threshold must be between 0 and 1")
+        check_engine("nlu", self.engine)
 
 
 @dataclass(slots=True)
@@ -74,8 +77,10 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    rasa: RasaSettings = field(default_factory=RasaSettings)  # nlu/dialog.engine: rasa
 
     def __post_init__(self) -> None:
+        check_engine("dialog", self.dialog.engine)
         if self.dialog.done_status.casefold() != self.shop.done_status.casefold():
             raise ValueError("dialog.done_status and shop.done_status must name the same status")
         if self.dialog.status_draft.casefold() != self.shop.orders.draft_status.casefold():

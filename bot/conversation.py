@@ -15,12 +15,14 @@ from typing import Any
 from bot.action_runner import ActionRunner, Orders
 from bot.events import CallEvent, EventBus
 from bot.orders import DurableOrders
+from bot.rasa.engines import build_policy
+from bot.rasa.nlu import understand
+from bot.rasa.settings import RasaSettings
 from connectors.shop.database import ShopDatabase
 from connectors.shop.order_store import OrderStore
 from dialogs.config import DialogSettings
 from dialogs.context import CallContext
 from dialogs.expect import Expect
-from dialogs.policy import DialogPolicy
 from dialogs.ports import ShopPorts
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
@@ -59,6 +61,7 @@ class TextConversation:
         settings: DialogSettings,
         sink: EventSink | None = None,
         orders: Orders | None = None,
+        rasa: RasaSettings | None = None,
     ) -> None:
         self.context = context
         self.nlu = nlu
@@ -66,7 +69,7 @@ class TextConversation:
         self.sink = sink
         self.bus = EventBus(context.call_id)
         self.bus.subscribe(self._emit)
-        policy = DialogPolicy(context, ports, responses, settings)
+        policy = build_policy(context, ports, responses, settings, rasa)  # by dialog.engine
         orders = orders if orders is not None else DurableOrders(OrderStore(db))
         self.runner = ActionRunner(policy, TextEffects(), orders, self.bus)
         self.policy = policy
@@ -85,7 +88,7 @@ class TextConversation:
         return _json(await self.runner.start())
 
     async def say(self, text: str) -> list[dict[str, Any]]:
-        parse = self.nlu.parse(text, self.runner.expect)
+        parse = await understand(self.nlu, text, self.runner.expect, self.bus)
         return _json(await self.runner.said(parse, source="text"))
 
     async def keys(self, digits: str) -> list[dict[str, Any]]:

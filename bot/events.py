@@ -218,6 +218,15 @@ class EngineFailed(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NluFellBack(CallEvent):
+    """``nlu.engine: rasa``: Rasa did not answer this turn; the embedded model parsed it."""
+
+    type: ClassVar[str] = "nlu_fallback"
+    engine: str = "rasa"
+    reason: str = "timeout"  # "timeout" | "error" | "bad_answer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StateChanged(CallEvent):
     """The voice session's state: ``listening`` (the caller's turn), ``thinking``
     (recognising and deciding), ``speaking`` (the bot's audio goes out)."""

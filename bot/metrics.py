@@ -19,6 +19,7 @@ engine), never a number, a name or a call id.
 | ``bot_barge_ins_total`` | counter | ``connector`` |
 | ``bot_engine_failures_total`` | counter | ``engine`` (``asr``/``tts``), ``reason`` |
 | ``bot_recognition_timeouts_total`` | counter | — |
+| ``bot_nlu_fallbacks_total`` | counter | ``engine`` (``rasa``), ``reason`` — embedded parse |
 | ``bot_outbox_pending`` | gauge | — e-mails waiting to be sent |
 """
 
@@ -34,6 +35,7 @@ from bot.events import (
     CallEvent,
     DraftSaved,
     EngineFailed,
+    NluFellBack,
     OrderFailed,
     OrderSaved,
     Transferred,
@@ -91,6 +93,10 @@ class CallMetrics:
         self.recognition_timeouts = Counter(
             "bot_recognition_timeouts", "Recognitions over voice.asr.timeout_s", registry=r
         )
+        self.nlu_fallbacks = Counter(
+            "bot_nlu_fallbacks", "Turns the embedded model parsed because Rasa did not answer",
+            ["engine", "reason"], registry=r,
+        )  # fmt: skip
         self.outbox_pending = Gauge(
             "bot_outbox_pending", "Order e-mails waiting to be sent", registry=r
         )
@@ -122,6 +128,8 @@ class CallMetrics:
             self.engine_failures.labels(event.engine, event.reason).inc()
             if event.engine == "asr" and event.reason == "timeout":
                 self.recognition_timeouts.inc()
+        elif isinstance(event, NluFellBack):
+            self.nlu_fallbacks.labels(event.engine, event.reason).inc()
 
     def _turn(self, connector: str, event: TurnTimed) -> None:
         timing = event.timing

@@ -45,12 +45,13 @@ from bot.events import (
     TurnTiming,
 )
 from bot.player import Phrase, Player
+from bot.rasa.engines import build_policy
+from bot.rasa.nlu import understand
 from bot.turn_input import Gone, HandOffNow, Keys, NoAnswer, Paused, Spoken, TurnInput, TurnItem
 from bot.voice import VoiceServices
 from connectors.pbx.transport import CallTransport, ProtocolError
 from dialogs.config import DialogSettings
 from dialogs.expect import Expect
-from dialogs.policy import DialogPolicy
 from speech.asr import Hints
 from speech.audio import Audio
 from speech.errors import EngineTimeout, SpeechError
@@ -79,7 +80,10 @@ class CallSession:
         self.log = CallLog(info.call_id, info.connector, self.bus.started)
         self.bus.subscribe(self.log.record)
         settings = dialog or services.settings.dialog
-        policy = DialogPolicy(self.context, services.ports, services.responses, settings)
+        policy = build_policy(  # by dialog.engine: ours, or a Rasa assistant's
+            self.context, services.ports, services.responses, settings,
+            services.settings.rasa, route=route,
+        )  # fmt: skip
         self.runner = ActionRunner(policy, self, services.orders, self.bus)
         self.player = Player(transport, pace=pace, on_phrase_start=self._on_phrase_start)
         self.input = TurnInput(transport, services.detector(), self.player, self.voice, self.bus)
@@ -261,7 +265,7 @@ class CallSession:
             return  # noise: not a turn, not a silence; keep listening
         self._open_turn(timing, last_voice=item.last_voice)
         started = time.perf_counter()
-        parse = self.nlu.parse(timing.text, self.runner.expect)
+        parse = await understand(self.nlu, timing.text, self.runner.expect, self.bus)
         timing.intent = parse.intent
         parse_s = time.perf_counter() - started
         await self._timed(self.runner.said(parse, source="speech"), parse_s)

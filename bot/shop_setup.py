@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot.config import Settings
+from bot.rasa.engines import load_nlu
 from connectors.shop.dadata import DadataNameCleaner
 from connectors.shop.database import ShopDatabase
 from connectors.shop.demo import create_demo_shop
@@ -91,9 +92,11 @@ async def load_language(settings: Settings, shop: Shop) -> tuple[NluEngine, Resp
     responses = Responses.load(settings.dialog.responses)
     responses.require(RESPONSES)  # a missing utter_* stops the start, not a call
     nlu = await asyncio.to_thread(
-        NluEngine.load,
+        load_nlu,  # by nlu.engine: the embedded model, or Rasa with it as the fallback
+        settings.nlu.engine,
         settings.nlu.data,
         settings.nlu.model_dir,
+        settings.rasa,
         threshold=settings.nlu.threshold,
         articles=await shop.db.articles(),
     )

@@ -19,12 +19,12 @@ from aiohttp import web
 from bot.action_runner import ActionRunner
 from bot.call_context import context_for
 from bot.events import EventBus, Subscriber
+from bot.rasa.engines import build_policy
 from bot.routing import Router
 from bot.voice import VoiceServices
 from connectors.pbx.telphin import TelphinReply, TelphinRequest
 from connectors.pbx.transport import CallInfo
 from dialogs.expect import Expect
-from dialogs.policy import DialogPolicy
 
 log = logging.getLogger(__name__)
 SCHEME_CONTINUES = {"greeting_done", "status_done"}
@@ -47,9 +47,10 @@ class TelphinCase2:
         settings = self.router.dialog_for(info)
         if settings.scenario not in ("greeting", "status_only"):
             settings = dataclasses.replace(settings, scenario="greeting")
-        policy = DialogPolicy(
-            context_for(info), self.services.ports, self.services.responses, settings
-        )
+        policy = build_policy(  # by dialog.engine
+            context_for(info), self.services.ports, self.services.responses, settings,
+            self.services.settings.rasa, route=self.router.label_for(info),
+        )  # fmt: skip
         bus = EventBus(info.call_id)
         for subscriber in self.subscribers:
             bus.subscribe(subscriber)

@@ -24,6 +24,7 @@ class DialogSettings:
     status_transferred: str = "переведен на оператора"
     status_abandoned: str = "прерван абонентом"
     status_draft: str = "в работе"  # the order so far, in every SaveDraft
+    engine: str = "embedded"  # embedded | rasa: who leads the dialogue (README «Use with Rasa»)
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
