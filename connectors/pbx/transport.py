@@ -60,8 +60,8 @@ class HangupIn:
 InboundEvent = AudioIn | DtmfIn | HangupIn
 
 # Transfer reasons that mean "something failed" (the order could not be saved, an engine
-# failed or timed out): the PBX gets ``error`` instead of ``transfer`` for them.
-ERROR_REASONS = frozenset({"error", "engine_error", "recognition_timeout"})
+# failed or timed out, the Rasa server is down): the PBX gets ``error``, not ``transfer``.
+ERROR_REASONS = frozenset({"error", "engine_error", "recognition_timeout", "rasa_unavailable"})
 RESULT_HANGUP = "hangup"
 RESULT_TRANSFER = "transfer"
 RESULT_ERROR = "error"
