@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.journal.settings import JournalSettings, RecordingSettings
 from bot.rasa.settings import RasaSettings, check_engine
 from bot.server_settings import ServerSettings
 from bot.settings_loader import ConfigError, build, env_overrides, merge, read_yaml
@@ -78,6 +79,8 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     rasa: RasaSettings = field(default_factory=RasaSettings)  # nlu/dialog.engine: rasa
+    journal: JournalSettings = field(default_factory=JournalSettings)  # the call store
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)
 
     def __post_init__(self) -> None:
         check_engine("dialog", self.dialog.engine)

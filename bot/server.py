@@ -32,6 +32,7 @@ from bot.config import Settings
 from bot.edge import add_protected, edge_middleware, media_endpoints
 from bot.events import CallBegan, CallEnded, EventBus, Transferred
 from bot.http_guard import GuardedSite
+from bot.journal.service import Journal
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
 from bot.routing import Managers, Router
@@ -73,6 +74,7 @@ class BotServer:
         self._refresher: asyncio.Task[None] | None = None
         self._outbox_watch: asyncio.Task[None] | None = None
         self.metrics = CallMetrics()
+        self.journal: Journal | None = None  # the call store and the recordings
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class BotServer:
         route = self.router.label_for(transport.info)
         session = CallSession(transport, self.services, dialog=dialog, route=route)
         session.subscribe(self.metrics)
+        recorded = self.journal.attach(session) if self.journal is not None else None
         self.sessions.add(session)
         self.calls_total += 1
         started = time.monotonic()
@@ -108,6 +111,8 @@ class BotServer:
             log.exception("call failed", extra={"call_id": transport.info.call_id})
         finally:
             self.sessions.discard(session)
+            if recorded is not None:
+                await recorded.finish()
 
     def _count_refused(self, transport: CallTransport, reason: str) -> None:
         """A call the server did not take: it still counts (a ``call_ended`` of its own)."""
@@ -160,6 +165,15 @@ class BotServer:
                 f"{self.settings.demo.mail_folder}/"
             )
         self.shop = await open_shop(self.settings)
+        orders = self.shop.orders
+        self.journal = Journal(
+            self.settings.journal,
+            self.settings.recordings,
+            self.shop.db,
+            worker_id=orders.worker_id if orders is not None else "",
+            registry=self.metrics.registry,
+        )
+        self.journal.start()
         self.services = await VoiceServices.start(self.settings, self.settings.voice, self.shop)
         managers_file = Path(self.server.managers_file) if self.server.managers_file else None
         self.router = Router(self.server.routes, self.settings.dialog, Managers(managers_file))
@@ -281,6 +295,8 @@ class BotServer:
         self._outbox_stop.set()
         tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.journal is not None:
+            await self.journal.stop()
         if self.shop is not None:
             with contextlib.suppress(Exception):
                 await self.shop.outbox.deliver_due()

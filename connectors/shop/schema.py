@@ -18,7 +18,8 @@ newest shape, which a test compares with the migrated database:
 - ``bot_meta``: ``instance`` (a random token of this database, part of every Message-ID);
 - ``admin_users``, ``admin_sessions``, ``admin_audit``, ``admin_history``: the editors'
   console (:mod:`bot.web`): accounts (argon2 hashes), sessions (only a hash of the cookie),
-  the audit log, and every version of what the console wrote, for rollback.
+  the audit log, and every version of what the console wrote, for rollback;
+- ``bot_calls``, ``bot_call_events``, ``bot_call_turns``: the call journal (:mod:`bot.journal`).
 
 Times are stored as ISO 8601 text, always UTC with a fixed width (:func:`utc_text`), so that
 text comparison in SQL is time comparison.
@@ -136,6 +137,7 @@ admin_users = sa.Table(
     sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
     sa.Column("locked_until", sa.String(40), nullable=True),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("extension", sa.String(80), nullable=True),  # a manager's own extension
     sa.Index("ux_admin_users_name", "name", unique=True),
     sqlite_autoincrement=True,
 )
@@ -179,6 +181,83 @@ admin_history = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),  # gzip of the file (catalog: JSON)
     sa.Index("ix_admin_history_kind", "kind", "id"),
     sqlite_autoincrement=True,
+)
+
+# The call journal (bot/journal): one row per call, its events (what was said, done) and its
+# caller turns with their timings; bot_calls.recording is the call's Ogg/Opus file, relative
+# to recordings.dir. admin_users.extension: a manager's own extension (role «manager»).
+CALL_ID_MAX = 200
+
+bot_calls = sa.Table(
+    "bot_calls",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random hex, the journal's key
+    sa.Column("call_id", sa.String(CALL_ID_MAX), nullable=False),  # the PBX's id
+    sa.Column("worker_id", sa.String(64), nullable=True),
+    sa.Column("connector", sa.String(32), nullable=False, server_default=""),
+    sa.Column("route", sa.String(64), nullable=False, server_default=""),
+    sa.Column("scenario", sa.String(32), nullable=False, server_default=""),
+    sa.Column("caller", sa.String(64), nullable=False, server_default=""),  # last 10 digits
+    sa.Column("called", sa.String(64), nullable=False, server_default=""),
+    sa.Column("caller_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("answered_at", sa.String(40), nullable=True),  # the bot's first audio
+    sa.Column("ended_at", sa.String(40), nullable=True),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("end_reason", sa.String(64), nullable=False, server_default=""),
+    # order | transfer | hangup | error, "active" until the call ends
+    sa.Column("result", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("handoff_reason", sa.String(64), nullable=False, server_default=""),
+    sa.Column("handoff_target", sa.String(80), nullable=False, server_default=""),
+    sa.Column("order_id", sa.Integer, nullable=True),
+    sa.Column("order_status", sa.String(64), nullable=False, server_default=""),
+    sa.Column("turns", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("recording", sa.String(300), nullable=True),
+    sa.Column("recording_bytes", sa.BigInteger, nullable=True),
+    sa.Column("recording_s", sa.Float, nullable=True),
+    sa.Index("ix_bot_calls_started", "started_at"),
+    sa.Index("ix_bot_calls_call_id", "call_id"),
+    sa.Index("ix_bot_calls_target", "handoff_target"),
+)
+
+bot_call_events = sa.Table(
+    "bot_call_events",
+    metadata,
+    sa.Column(
+        "call", sa.String(32), sa.ForeignKey("bot_calls.id", ondelete="CASCADE"), primary_key=True
+    ),  # fmt: skip
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("t", sa.Float, nullable=False),  # seconds since the call started
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("key", sa.String(64), nullable=False, server_default=""),  # say: responses.yml
+    sa.Column("intent", sa.String(64), nullable=False, server_default=""),
+    sa.Column("confidence", sa.Float, nullable=True),
+    sa.Column("source", sa.String(16), nullable=False, server_default=""),
+    sa.Column("heard", sa.Text, nullable=False, server_default=""),  # misheard: caller's words
+    sa.Column("data", sa.Text, nullable=False, server_default="{}"),  # the event's JSON
+    sa.Index("ix_bot_call_events_key", "key"),
+)
+
+bot_call_turns = sa.Table(
+    "bot_call_turns",
+    metadata,
+    sa.Column(
+        "call", sa.String(32), sa.ForeignKey("bot_calls.id", ondelete="CASCADE"), primary_key=True
+    ),  # fmt: skip
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("intent", sa.String(64), nullable=False, server_default=""),
+    sa.Column("speech_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("eop_wait_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("asr_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("nlu_policy_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("tts_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("gap_s", sa.Float, nullable=True),
+    sa.Column("barge_in", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("early", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 OUTBOX_ORDER_EMAIL = "order_email"

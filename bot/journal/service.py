@@ -1,0 +1,129 @@
+"""What ``bot serve`` runs of the journal: the call store's writer, the recordings' encoder
+thread, and the scheduled clean-up; :meth:`Journal.attach` wires one voice call to both.
+
+    journal = Journal(settings, shop.db, worker_id=…, registry=metrics.registry)
+    journal.start()
+    call = journal.attach(session)     # before session.run()
+    ...
+    await call.finish()                # after it: the recording's last page, its size
+    await journal.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter
+
+from bot.journal.recorder import CallRecorder, Recordings
+from bot.journal.retention import days_ago, delete_calls_before, delete_recordings_before
+from bot.journal.settings import JournalSettings, RecordingSettings
+from bot.journal.store import CallJournal, CallStore
+from connectors.shop.database import ShopDatabase
+
+if TYPE_CHECKING:
+    from bot.session import CallSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AttachedCall:
+    journal: CallJournal | None
+    recorder: CallRecorder | None
+
+    async def finish(self) -> None:
+        if self.recorder is None:
+            return
+        try:
+            info = await self.recorder.close()
+        except Exception:
+            log.exception("closing a call recording failed")
+            return
+        if info is not None and self.journal is not None:
+            self.journal.recording_done(info.bytes, info.seconds)
+
+
+class Journal:
+    def __init__(
+        self,
+        journal: JournalSettings,
+        recordings: RecordingSettings,
+        db: ShopDatabase,
+        *,
+        worker_id: str = "",
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = journal
+        self.recording_settings = recordings
+        self.db = db
+        on_drop = None
+        if registry is not None:
+            dropped = Counter(
+                "bot_journal_dropped",
+                "Call journal rows not written (database down or too slow)",
+                registry=registry,
+            )
+            on_drop = dropped.inc
+        self.store = (
+            CallStore(db, journal, worker_id=worker_id, on_drop=on_drop)
+            if journal.enabled
+            else None
+        )
+        self.recordings = Recordings(recordings) if recordings.active else None
+        self._cleanup: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.store is not None:
+            self.store.start()
+        if self.settings.keep_days or self.recording_settings.keep_days:
+            self._cleanup = asyncio.create_task(self._clean_up_every(), name="journal-cleanup")
+
+    async def stop(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup.cancel()
+            await asyncio.gather(self._cleanup, return_exceptions=True)
+        if self.store is not None:
+            await self.store.stop()
+        if self.recordings is not None:
+            await asyncio.to_thread(self.recordings.close)
+
+    def attach(self, session: CallSession) -> AttachedCall:
+        """Subscribe the store to the call and tap its audio for the recording."""
+        journal = self.store.open_call(session.context) if self.store is not None else None
+        recorder = None
+        if self.recordings is not None:
+            context = session.context
+            recorder = self.recordings.start(
+                context.call_id, session.transport.rate, context.started_at
+            )
+            session.tap_audio(recorder.caller, recorder.bot)
+            if journal is not None:
+                journal.set_recording(recorder.relative)
+        if journal is not None:
+            session.subscribe(journal)
+        return AttachedCall(journal, recorder)
+
+    async def clean_up(self) -> None:
+        """Recordings older than ``recordings.keep_days``, calls older than
+        ``journal.keep_days``."""
+        keep = self.recording_settings.keep_days
+        if keep and self.recordings is not None:
+            gone = await delete_recordings_before(self.db, self.recordings.root, days_ago(keep))
+            if gone.files:
+                log.info("old recordings deleted", extra={"files": gone.files, "bytes": gone.bytes})
+        if self.settings.keep_days and self.store is not None:
+            calls = await delete_calls_before(self.db, days_ago(self.settings.keep_days))
+            if calls:
+                log.info("old journal calls deleted", extra={"calls": calls})
+
+    async def _clean_up_every(self) -> None:
+        while True:
+            try:
+                await self.clean_up()
+            except Exception as exc:
+                log.warning("journal clean-up failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self.settings.cleanup_interval_s)

@@ -1,0 +1,217 @@
+"""The call store: a call's events as rows (SQLite here; PostgreSQL in the migration tests),
+a database that is down or slow never holds a call up, and a voice call with its recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from bot.events import (
+    BotSaid,
+    CallBegan,
+    CallEnded,
+    CallerNameSet,
+    CallerSaid,
+    EventBus,
+    OrderSaved,
+    StateChanged,
+    Transferred,
+    TurnTimed,
+    TurnTiming,
+)
+from bot.journal import store as store_module
+from bot.journal.service import Journal
+from bot.journal.settings import JournalSettings, RecordingSettings
+from bot.journal.store import CallStore, call_result
+from connectors.shop.database import ShopDatabase
+from connectors.shop.schema import bot_call_events, bot_call_turns, bot_calls
+from connectors.shop.settings import ShopSettings
+from dialogs.context import CallContext
+from tests.bot.journal.test_journal_ogg import decode
+from tests.bot.test_session import ORDER, Factory
+from tests.bot.test_session import make_call as make_call  # the fixture
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[ShopDatabase]:
+    database = await ShopDatabase.open(ShopSettings(url=f"sqlite:///{tmp_path / 'shop.sqlite'}"))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+def context(call_id: str = "pbx-1") -> CallContext:
+    return CallContext(call_id, "9607775577", "78123098635", datetime.now().astimezone(), "test")
+
+
+def rows(db: ShopDatabase, table: sa.Table) -> list[dict[str, Any]]:
+    with db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(table))]
+
+
+# publish_call: 7 event rows, 1 turn, the call's row and 4 updates of it (answer, name,
+# order, end)
+ROWS_PER_CALL = 13
+
+
+def publish_call(bus: EventBus, *, transfer: bool = False) -> None:
+    bus.publish(CallBegan(connector="test", route="routes[0]", scenario="order"))
+    bus.publish(StateChanged(state="thinking"))
+    bus.publish(CallerNameSet(name="Иван 2(3)"))
+    bus.publish(BotSaid(text="Здравствуйте, Иван!", key="utter_greet_name"))
+    bus.publish(StateChanged(state="speaking"))
+    bus.publish(CallerSaid(text="артикул сто сорок два", intent="give_article", confidence=0.8))
+    bus.publish(BotSaid(text="Не понял", key="utter_article_not_found"))
+    timing = TurnTiming(at=3.0, source="speech", text="артикул сто сорок два", gap_s=0.61)
+    bus.publish(TurnTimed(timing=timing))
+    if transfer:
+        bus.publish(Transferred(target="103", reason="article_not_recognized"))
+    else:
+        bus.publish(
+            OrderSaved(
+                order_id=7, status="принят успешно", caller="9607775577", called="7812",
+                call_time="2024-01-01T10:00:00", items=({"article": "123", "quantity": 2},),
+            )
+        )  # fmt: skip
+    bus.publish(CallEnded(reason="bot_hangup", seconds=12.5))
+
+
+async def test_a_call_becomes_one_row_with_its_events_and_turns(db: ShopDatabase) -> None:
+    store = CallStore(db, JournalSettings(flush_s=0.05))
+    store.start()
+    bus = EventBus("pbx-1")
+    journal = store.open_call(context())
+    bus.subscribe(journal)
+    publish_call(bus)
+    await store.flush()
+    [call] = rows(db, bot_calls)
+    assert call["call_id"] == "pbx-1" and call["caller"] == "9607775577"
+    assert call["connector"] == "test" and call["route"] == "routes[0]"
+    assert call["caller_name"] == "Иван 2(3)" and call["answered_at"] is not None
+    assert call["result"] == "order" and call["order_id"] == 7
+    assert call["order_status"] == "принят успешно" and call["duration_s"] == 12.5
+    assert call["end_reason"] == "bot_hangup" and call["turns"] == 1
+    events = sorted(rows(db, bot_call_events), key=lambda e: e["seq"])
+    assert [e["type"] for e in events] == [
+        "call_started", "set_caller_name", "say", "caller_said", "say", "order", "call_ended",
+    ]  # fmt: skip
+    missed = events[4]
+    assert missed["key"] == "utter_article_not_found"
+    assert missed["heard"] == "артикул сто сорок два", "what the caller said before it"
+    assert json.loads(events[5]["data"])["items"] == [{"article": "123", "quantity": 2}]
+    assert events[3]["confidence"] == 0.8 and events[3]["intent"] == "give_article"
+    [turn] = rows(db, bot_call_turns)
+    assert turn["gap_s"] == 0.61 and turn["text"] == "артикул сто сорок два"
+    await store.stop()
+
+
+async def test_without_texts_no_words_are_kept(db: ShopDatabase) -> None:
+    store = CallStore(db, JournalSettings(flush_s=0.05, texts=False))
+    store.start()
+    bus = EventBus("pbx-2")
+    bus.subscribe(store.open_call(context("pbx-2")))
+    publish_call(bus, transfer=True)
+    await store.flush()
+    [call] = rows(db, bot_calls)
+    assert call["caller_name"] == "" and call["result"] == "transfer"
+    assert call["handoff_target"] == "103" and call["handoff_reason"] == "article_not_recognized"
+    dumped = json.dumps(rows(db, bot_call_events) + rows(db, bot_call_turns), ensure_ascii=False)
+    for words in ("сто сорок", "Иван", "Не понял"):
+        assert words not in dumped
+    await store.stop()
+
+
+class DownDatabase:
+    """The database is down: every write fails after a while."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def write(self, work: Any) -> Any:
+        self.attempts += 1
+        await asyncio.sleep(0.01)
+        raise ConnectionRefusedError("database down")
+
+
+async def test_a_database_that_is_down_never_holds_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store_module, "RETRIES", (0.01, 0.01, 0.01))
+    down = DownDatabase()
+    dropped: list[int] = []
+    store = CallStore(down, JournalSettings(flush_s=0.01), on_drop=dropped.append)  # type: ignore[arg-type]
+    store.start()
+    started = time.perf_counter()
+    for number in range(200):
+        bus = EventBus(f"pbx-{number}")
+        bus.subscribe(store.open_call(context(f"pbx-{number}")))
+        publish_call(bus)
+    assert time.perf_counter() - started < 0.5, "publishing never waits for the database"
+    await store.flush()
+    assert store.dropped == 200 * ROWS_PER_CALL and sum(dropped) == store.dropped
+    assert down.attempts >= 4, "each batch was tried again before it was dropped"
+    await store.stop()
+
+
+async def test_a_full_queue_drops_and_counts(db: ShopDatabase) -> None:
+    store = CallStore(db, JournalSettings(queue_size=100))  # no writer: nothing is taken
+    for number in range(20):
+        bus = EventBus(f"pbx-{number}")
+        bus.subscribe(store.open_call(context(f"pbx-{number}")))
+        publish_call(bus)
+    assert store.queue.qsize() == 100 and store.dropped == 20 * ROWS_PER_CALL - 100
+
+
+@pytest.mark.parametrize(
+    ("transferred", "ordered", "end", "expected"),
+    [
+        (None, True, "bot_hangup", "order"),
+        ("article_not_recognized", True, "transfer:x", "transfer"),
+        ("engine_error", False, "tts_failed", "error"),
+        (None, False, "caller_hangup", "hangup"),
+        (None, False, "protocol_error", "error"),
+    ],
+)
+def test_call_results(transferred: str | None, ordered: bool, end: str, expected: str) -> None:
+    assert call_result(transferred=transferred, ordered=ordered, end_reason=end) == expected
+
+
+async def test_a_voice_call_with_its_recording(
+    make_call: Factory, db: ShopDatabase, tmp_path: Path
+) -> None:
+    journal = Journal(
+        JournalSettings(flush_s=0.05),
+        RecordingSettings(dir=tmp_path / "rec", flush_s=0.5, max_queued_s=600),  # a fast line
+        db,
+    )
+    journal.start()
+    call = make_call()
+    attached = journal.attach(call.session)  # before the session's task first runs
+    for text in ORDER:
+        await call.say(text)
+    await call.end()
+    await attached.finish()
+    assert journal.store is not None
+    await journal.store.flush()
+    [row] = rows(db, bot_calls)
+    assert row["result"] == "order" and row["caller"] == "9607775577"
+    assert row["recording"].endswith(".opus") and row["recording_bytes"] > 1000
+    said = [e["text"] for e in rows(db, bot_call_events) if e["type"] == "caller_said"]
+    assert said == ORDER
+    assert len(rows(db, bot_call_turns)) >= len(ORDER)
+    data, duration = decode(tmp_path / "rec" / row["recording"])
+    assert duration is not None and abs(duration - row["recording_s"]) < 0.1
+    # the caller's coded voice is loud (left), the bot's tone quiet (300 of 32768, right)
+    assert np.abs(data[0]).max() > 0.05
+    assert 0.004 < np.abs(data[1]).max() < 0.03
+    await journal.stop()
