@@ -214,6 +214,7 @@ async def run_sip_bench(
     try:
         await bot.started(timeout=240)
         for calls in levels:
+            result.setdefault("load_average_at_start", {})[str(calls)] = os.getloadavg()[0]
             if calls == 1:
                 print(f"{singles} single calls per transport, alternating…", flush=True)
                 result["levels"]["1"] = await _singles(bot, voice, singles)
@@ -230,6 +231,9 @@ async def run_sip_bench(
         }
         diffs = level["sip_minus_audiosocket_s"]
         level["within_50ms"] = len(diffs) == 2 and all(abs(v) <= 0.05 for v in diffs.values())
+    if out.exists():  # levels measured before and not now are kept (``--levels 20`` alone)
+        earlier = json.loads(out.read_text("utf-8")).get("levels", {})
+        result["levels"] = {**earlier, **result["levels"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return result
