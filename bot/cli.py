@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.shop_commands import add_shop_parsers
 
     add_shop_parsers(commands)  # outbox [--force], db upgrade|current, orders replay
+    from bot.rasa.cli import add_rasa_parsers
+
+    add_rasa_parsers(commands)  # rasa-actions [--host --port], rasa-project OUT
 
     bench = nlu_commands.add_parser("bench", help="parse latency p50/p99 and training time")
     bench.add_argument("--out", type=Path, default=Path("bench/nlu.json"))
@@ -121,6 +124,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
             return nlu_commands.cmd_bench(settings, args.out)
+    if args.command in ("rasa-actions", "rasa-project"):
+        from bot.rasa.cli import cmd_rasa
+
+        return cmd_rasa(settings, args)
     if args.command == "serve":
         from bot.server import serve
 
