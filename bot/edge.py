@@ -5,7 +5,8 @@ configured secret, either as the last path segment (``/ws/twilio/<secret>``, wha
 forms can hold) or in the ``X-Bot-Secret`` header; the comparison is constant-time. With an
 allow-list (``server.allow_ips`` joined with ``server.http.allow_ips``), other addresses get
 403 on every path. Body size is capped by aiohttp's ``client_max_size`` and must arrive
-within ``body_timeout``; WebSocket messages by each connector's ``max_message_bytes``; a path
+within ``body_timeout`` (except under ``/admin/``, whose console streams its uploads with
+limits of its own); WebSocket messages by each connector's ``max_message_bytes``; a path
 segment over 255 characters is a 404 (no file name is that long). Connections at once (in
 all and per source address) and the header deadline are :mod:`bot.http_guard`'s.
 
@@ -44,6 +45,9 @@ PROTECTED_PREFIXES = ("/ws/", "/telphin", "/metrics")
 SECRET_HEADER = "X-Bot-Secret"
 MAX_SEGMENT = 255  # characters in one path segment (a file name's limit)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# bodies the handlers stream themselves, with their own limits (the editors' console uploads
+# catalogs bigger than server.http.max_body_bytes): no pre-read, no body timeout here
+STREAMED_PREFIXES = ("/admin/",)
 
 
 def prepare(settings: Settings) -> FileBudget:
@@ -92,7 +96,8 @@ def edge_middleware(settings: HttpSettings, allow_ips: Sequence[str] = ()) -> Mi
                     route=route_pattern(request),
                 )
                 raise web.HTTPUnauthorized(text="secret required\n")
-        if request.method in BODY_METHODS and request.body_exists:
+        streamed = request.path.startswith(STREAMED_PREFIXES)
+        if request.method in BODY_METHODS and request.body_exists and not streamed:
             try:
                 async with asyncio.timeout(settings.body_timeout):
                     await request.read()  # cached: handlers read it again from memory
