@@ -87,8 +87,8 @@ class SipCall(CallTransport):
     def _push(self, event: InboundEvent) -> None:
         if self.ended.is_set() and not isinstance(event, HangupIn):
             return
-        if isinstance(event, AudioIn) and self._queue.qsize() > MAX_QUEUE:
-            return
+        if not isinstance(event, HangupIn) and self._queue.qsize() > MAX_QUEUE:
+            return  # a stalled session or a flood of keys: dropped, never unbounded
         self._queue.put_nowait(event)
 
     def _on_audio(self, pcm: bytes) -> None:
