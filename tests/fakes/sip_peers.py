@@ -211,14 +211,15 @@ async def baresip(folder: Path, **kw: Any) -> AsyncIterator[Baresip]:
 
 def snr_db(reference: Any, received: Any, rate: int = 8000) -> float:
     """SNR of ``received`` against ``reference`` (int16 arrays) after aligning them by
-    cross-correlation and matching the gain; only where the reference is voiced."""
+    cross-correlation and matching the gain; only where the reference is voiced. A signal
+    that came back inverted (a sign error in a codec) gives the SNR negated."""
     import numpy as np
 
     ref = np.asarray(reference, dtype=np.float64)
     got = np.asarray(received, dtype=np.float64)
     size = 1 << int(np.ceil(np.log2(len(ref) + len(got))))
     corr = np.fft.irfft(np.fft.rfft(got, size) * np.conj(np.fft.rfft(ref, size)), size)
-    lag = int(np.argmax(corr))
+    lag = int(np.argmax(np.abs(corr)))  # an inverted signal aligns too, and shows as such
     if lag > size // 2:
         lag -= size
     if lag >= 0:
@@ -234,4 +235,5 @@ def snr_db(reference: Any, received: Any, rate: int = 8000) -> float:
     ref, got = ref[: frames * window][voiced], got[: frames * window][voiced]
     gain = float(np.dot(ref, got) / max(np.dot(got, got), 1e-9))
     noise = ref - gain * got
-    return float(10 * np.log10(np.sum(ref**2) / max(np.sum(noise**2), 1e-9)))
+    snr = float(10 * np.log10(np.sum(ref**2) / max(np.sum(noise**2), 1e-9)))
+    return snr if gain > 0 else -snr  # inverted polarity (aiortp's PCMA bug) fails the check
