@@ -112,6 +112,13 @@ class SipEndpoint:
                     for info in await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM):
                         self.trusted.add(str(info[4][0]))
         self.registrations.start()
+        open_to_all = not (self.allow or self.auth or self.settings.accounts)
+        if open_to_all and not ipaddress.ip_address(_host_ip(self.settings.host)).is_loopback:
+            log.warning(
+                "SIP endpoint takes INVITEs from any address: set server.sip.allow_ips or a "
+                "digest username/password",
+                extra={"host": self.settings.host, "port": self.port},
+            )
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking calls; calls get ``grace`` seconds, then BYE; unregister."""
@@ -371,6 +378,14 @@ def refer_status(notify: SipRequest) -> int:
     if len(words) >= 2 and words[0].upper().startswith("SIP/") and words[1].isdigit():
         return int(words[1])
     return 0
+
+
+def _host_ip(host: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "0.0.0.0"  # a name: treat as reachable from outside
+    return host
 
 
 def _no(*_: object) -> None:
