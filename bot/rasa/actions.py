@@ -27,22 +27,28 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.rasa.action_kit import ActionShop, Turn
+from bot.rasa.action_steps import (
+    article_failed,
+    ask_article,
+    ask_yes_no,
+    confirm_quantity,
+    goodbye,
+    menu,
+    product_found,
+    read_back,
+    repeat_prompt,
+    status_lines,
+    transfer,
+    whole_number,
+)
 from dialogs.greeting import identify_caller
-from dialogs.ports import Product
-from dialogs.russian import inline_name, phrase_name, quantity_phrase
-from nlu.types import Parse
-
-# phrases a repeat leaves out, and the payload keys it says again
-NOTICES = frozenset(
-    {"utter_not_understood", "utter_silence", "utter_ask_yes_no", "utter_greet_name",
-     "utter_greet_unknown", "utter_transfer"}
-)  # fmt: skip
-REPEATED = ("text", "key", "interruptible", "expect", "keys")
+from dialogs.russian import inline_name
 
 
 class ShopAction(Action):
     action_name: ClassVar[str] = ""
     understood: ClassVar[bool] = True  # a run resets the misunderstandings in a row
+    listens: ClassVar[bool] = False  # always waits for the caller next (a fallback action)
 
     def __init__(self, shop: ActionShop) -> None:
         self.shop = shop
@@ -57,7 +63,7 @@ class ShopAction(Action):
         await self.act(turn)
         if self.understood and turn.slot("misunderstandings", 0):
             turn.set("misunderstandings", 0)
-        if turn.step_changed:
+        if turn.step_changed or self.listens:
             # the rules are conditioned on order_step: once it changed, no rule would
             # continue; the assistant waits for the caller (instead of its core fallback)
             turn.events.append(FollowupAction("action_listen"))
@@ -65,127 +71,6 @@ class ShopAction(Action):
 
     async def act(self, turn: Turn) -> None:
         raise NotImplementedError
-
-
-# -- the steps the actions share ---------------------------------------------------------
-
-
-def ask_article(turn: Turn, key: str = "utter_ask_article") -> None:
-    turn.set("order_step", "article")
-    turn.say(key)
-    turn.expect("article")
-
-
-def ask_yes_no(turn: Turn) -> None:
-    turn.say("utter_ask_yes_no")
-    turn.expect("yes_no")
-
-
-def product_found(turn: Turn, product: Product, quantity: int | None) -> None:
-    turn.set("article", product.article)
-    turn.set("product", product.name)
-    turn.set("suggestion", None)
-    if quantity is not None and 1 <= quantity <= turn.shop.dialog.max_quantity:
-        confirm_quantity(turn, product, quantity, with_product=True)
-        return
-    turn.set("order_step", "quantity")
-    turn.say("utter_ask_quantity", product=phrase_name(product.name))
-    turn.expect("quantity")
-
-
-def confirm_quantity(
-    turn: Turn, product: Product, quantity: int, *, with_product: bool = False
-) -> None:
-    text = quantity_phrase(quantity, product.unit or "штука")
-    turn.set("quantity", text)
-    turn.set("quantity_value", float(quantity))
-    turn.set("order_step", "confirm")
-    if with_product:
-        turn.say("utter_confirm_product_quantity", product=phrase_name(product.name), quantity=text)
-    else:
-        turn.say("utter_confirm_quantity", quantity=text)
-    turn.expect("yes_no")
-
-
-def whole_number(parse: Parse, *kinds: str) -> int | None:
-    for kind in kinds:
-        entity = parse.first(kind)
-        if entity is not None and entity.value.isdigit():
-            return int(entity.value)
-    return None
-
-
-async def transfer(turn: Turn, reason: str) -> None:
-    """An operator: an order begun is saved «переведен на оператора» (as the seed asks)."""
-    items = turn.items
-    if turn.slot("order_step") and (items or turn.slot("article_failures", 0)):
-        await turn.save(turn.shop.dialog.status_transferred, items)
-    turn.say("utter_transfer", interruptible=False)
-    turn.transfer(reason)
-
-
-async def goodbye(turn: Turn, status: str | None = None) -> None:
-    items = turn.items
-    if items:
-        await turn.save(status or turn.shop.dialog.status_accepted, items)
-        if status is None:
-            turn.say("utter_order_accepted", interruptible=False)
-        turn.set("order_items", [])
-    turn.say("utter_goodbye", interruptible=False)
-    turn.command(hangup=True)
-
-
-def read_back(turn: Turn) -> None:
-    entries = [
-        turn.responses.render(
-            "utter_read_back_item",
-            product=inline_name(item["name"]),
-            quantity=quantity_phrase(int(item["quantity"]), item.get("unit") or "штука", "nomn"),
-        )
-        for item in turn.items
-    ]
-    turn.set("order_step", "readback")
-    turn.say("utter_read_back", items="; ".join(entries))
-    turn.expect("yes_no")
-
-
-async def status_lines(turn: Turn) -> None:
-    phone = turn.caller
-    status = await turn.shop.shop.db.last_order_status(phone) if phone else None
-    if status and status.strip().casefold() != turn.shop.dialog.done_status.casefold():
-        turn.say("utter_order_status", status=status.strip())
-    else:
-        turn.say("utter_no_new_orders")
-
-
-def menu(turn: Turn) -> None:
-    turn.say("utter_main_menu")
-    turn.expect("menu")
-
-
-def repeat_prompt(turn: Turn) -> None:
-    """The bot's messages of the previous turn again (without its notices)."""
-    events = turn.tracker.events or []
-    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    previous = users[-2] if len(users) > 1 else -1
-    last = users[-1] if users else len(events)
-    notices = {text for key in NOTICES for text in turn.responses.variants.get(key, [])}
-    again = 0
-    for event in events[previous + 1 : last]:
-        if event.get("event") != "bot":
-            continue
-        custom = (event.get("data") or {}).get("custom")
-        text = event.get("text")
-        if isinstance(custom, dict) and custom:
-            kept = {k: custom[k] for k in REPEATED if k in custom}
-            if kept and custom.get("key") not in NOTICES:
-                turn.dispatcher.utter_message(json_message=kept)
-                again += 1
-        elif isinstance(text, str) and text and text not in notices:
-            turn.dispatcher.utter_message(text=text)
-            again += 1
-    if not again:
-        menu(turn)
 
 
 # -- the actions -------------------------------------------------------------------------
@@ -253,16 +138,6 @@ class ActionCheckArticle(ShopAction):
                 turn.expect("yes_no")
                 return
         await article_failed(turn)
-
-
-async def article_failed(turn: Turn, key: str = "") -> None:
-    failures = turn.count("article_failures")
-    if failures >= turn.shop.dialog.max_article_failures:
-        await transfer(turn, "article_not_recognized")
-        return
-    ask_article(
-        turn, key or ("utter_article_not_found" if failures == 1 else "utter_article_keypad")
-    )
 
 
 class ActionAnswerConsent(ShopAction):
@@ -407,6 +282,7 @@ class ActionCallerHungUp(ShopAction):
 class ActionNotUnderstood(ShopAction):
     action_name = "action_not_understood"
     understood = False
+    listens = True  # as the core fallback no rule ends after it: wait for the caller
 
     async def act(self, turn: Turn) -> None:
         if turn.count("misunderstandings") >= turn.shop.dialog.max_misunderstandings:

@@ -31,8 +31,9 @@ CALLED = "78123098635"
 def rasa_nlu(engine: NluEngine, rasa: RasaSettings) -> RasaNluEngine:
     """Rasa parses; the session's embedded model is the fallback."""
     data = load_training_data(ROOT / "data" / "nlu.yml")
+    articles = getattr(engine, "_sorted_articles", None) or DEMO_ARTICLES
     return RasaNluEngine(
-        engine.model, data, rasa=rasa, threshold=engine.threshold, articles=DEMO_ARTICLES
+        engine.model, data, rasa=rasa, threshold=engine.threshold, articles=articles
     )
 
 
@@ -50,6 +51,7 @@ async def text_call(
     db = await ShopDatabase.open(ShopSettings(url=stack.shop_url))
     try:
         settings = RasaSettings(url=stack.rasa_url, **(rasa or {}))
+        engine.set_articles(await db.articles())
         understanding = rasa_nlu(engine, settings) if nlu == "rasa" else engine
         ports = ShopPorts(catalog=db, customers=db, names=OfflineNameCleaner())
         dialog_config = dataclasses.replace(DialogSettings(), engine=dialog, **dialog_settings)

@@ -80,7 +80,9 @@ def _env() -> dict[str, str]:
 
 
 def trained_project(venv: Path) -> Path:
-    files = layout(ROOT / "data" / "rasa", ROOT / "data" / "nlu.yml", ROOT / "data" / "responses.yml")
+    files = layout(
+        ROOT / "data" / "rasa", ROOT / "data" / "nlu.yml", ROOT / "data" / "responses.yml"
+    )
     digest = training_digest(files)[:16]
     project = PROJECTS / digest
     if model_path(project).is_file():
@@ -147,7 +149,9 @@ class Server:
                 self.process.wait(5)
 
 
-def _spawn(args: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], cwd: Path, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
