@@ -45,6 +45,7 @@ class User:
     locked_until: datetime | None = None
     failed_logins: int = 0
     created_at: str = ""
+    extension: str | None = None  # a manager's own extension (the call journal)
 
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -85,6 +86,7 @@ def _user(row: sa.Row[tuple[object, ...]]) -> User:
         locked_until=parse_time(str(locked)) if locked else None,
         failed_logins=int(m["failed_logins"]),
         created_at=str(m["created_at"]),
+        extension=m.get("extension"),
     )
 
 

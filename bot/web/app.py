@@ -116,9 +116,12 @@ def console(request: web.Request) -> Console:
 def build_admin_app(host: ConsoleHost) -> web.Application:
     import bot.web.pages_admin as pages_admin
     import bot.web.pages_catalog as pages_catalog
+    import bot.web.pages_dashboard as pages_dashboard
     import bot.web.pages_home as pages_home
+    import bot.web.pages_journal as pages_journal
     import bot.web.pages_managers as pages_managers
     import bot.web.pages_nlu as pages_nlu
+    import bot.web.pages_recordings as pages_recordings
     import bot.web.pages_replies as pages_replies
     import bot.web.pages_talk as pages_talk
     import bot.web.pages_training as pages_training
@@ -148,6 +151,9 @@ def build_admin_app(host: ConsoleHost) -> web.Application:
         pages_managers,
         pages_talk,
         pages_admin,
+        pages_journal,
+        pages_dashboard,
+        pages_recordings,
     ):
         module.add_routes(app, state)
     return app

@@ -28,8 +28,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "edit": frozenset({"admin", "editor"}),  # catalog, phrases and intents, replies, managers
     "users": frozenset({"admin"}),  # accounts and roles
     "audit": frozenset({"admin"}),  # the audit log
+    # the call journal (bot/web/pages_journal.py): a manager sees only the calls transferred
+    # to the manager's own extension, supervisors and admins every call
+    "journal": frozenset({"admin", "supervisor", "manager"}),
+    "journal_all": frozenset({"admin", "supervisor"}),
+    "dashboard": frozenset({"admin", "supervisor", "editor"}),
+    "recordings": frozenset({"admin"}),  # disk use, deleting recordings older than a date
 }
-ROLE_TITLES = {"admin": "администратор", "editor": "редактор", "supervisor": "супервизор"}
+ROLE_TITLES = {
+    "admin": "администратор",
+    "editor": "редактор",
+    "supervisor": "супервизор",
+    "manager": "менеджер",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,8 @@ def nav_item(key: str, path: str, title: str, permission: str = "view") -> None:
 
 
 nav_item("home", "/admin/", "Главная")
+nav_item("journal", "/admin/journal", "Журнал звонков", "journal")
+nav_item("dashboard", "/admin/dashboard", "Сводка", "dashboard")
 nav_item("catalog", "/admin/catalog", "Каталог")
 nav_item("nlu", "/admin/nlu", "Фразы и интенты")
 nav_item("replies", "/admin/replies", "Ответы бота")
@@ -58,6 +71,7 @@ nav_item("managers", "/admin/managers", "Менеджеры")
 nav_item("history", "/admin/history", "История")
 nav_item("audit", "/admin/audit", "Журнал действий", "audit")
 nav_item("users", "/admin/users", "Пользователи", "users")
+nav_item("recordings", "/admin/recordings", "Записи", "recordings")
 
 MESSAGES = {  # ?ok=<key> after a redirect
     "saved": "Сохранено.",
@@ -89,6 +103,8 @@ def page(permission: str = "view") -> Callable[[Handler], Handler]:
         async def checked(request: web.Request) -> web.StreamResponse:
             session = current(request)
             if not can(session, permission):
+                if request.path == "/admin/" and can(session, "journal"):
+                    raise web.HTTPFound("/admin/journal")  # a manager's home is the journal
                 return render(request, "forbidden.html", {}, status=403)
             return await handler(request)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLES = ("admin", "editor", "supervisor")
+ROLES = ("admin", "editor", "supervisor", "manager")  # manager: the journal, own calls only
 
 
 @dataclass(slots=True)
