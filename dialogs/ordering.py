@@ -137,8 +137,13 @@ class OrderTaking(DialogCore):
         if quantity is None and self.editing is None and _no_number(parse):
             self.product = None  # «нет» to the product just named: not that one
             return self._article_failed("utter_ask_article_again")
-        if quantity is None:
-            return self._misunderstood("utter_ask_quantity_again", "quantity")
+        if quantity is None:  # the second time in a row, the keys are offered too
+            again = (
+                "utter_ask_quantity_keypad"
+                if self.misunderstandings
+                else "utter_ask_quantity_again"
+            )
+            return self._misunderstood(again, "quantity")
         return self._quantity(int(quantity.value))
 
     def _quantity(self, quantity: int, *, name_product: bool = False) -> list[Action]:

@@ -37,7 +37,13 @@ from dataclasses import dataclass, field
 from nlu.articles import ArticleMatcher
 from nlu.morph import lemma, tokens
 from nlu.names import find_name
-from nlu.numbers import NumberSpan, dictation_runs, find_numbers, join_digits
+from nlu.numbers import (
+    NUMBER_LOOKALIKES,
+    NumberSpan,
+    dictation_runs,
+    find_numbers,
+    join_digits,
+)
 from nlu.types import Entity
 from nlu.yes_no import find_yes_no
 
@@ -45,7 +51,7 @@ DEFAULT_UNITS = frozenset(
     "штука шт штучка упаковка упак уп коробка короб пачка комплект набор единица ед позиция "
     "бутылка банка пакет рулон мешок флакон лист метр килограмм кг литр".split()
 )
-ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция №".split())
+ARTICLE_KEYWORDS = frozenset("артикул арт номер код товар позиция №".split()) | NUMBER_LOOKALIKES
 NUMERO = re.compile("№")  # Whisper writes «номер» as the sign
 CORRECTIONS = frozenset("нет не точнее вернее ой".split())
 QUANTITY_KEYWORDS = frozenset("количество кол-во колво количества".split())
@@ -249,9 +255,10 @@ def regroupings(run: list[NumberSpan]) -> Iterator[tuple[str, str]]:
     10023 or 1203)."""
     heard = join_digits(run)
     seen = {heard}
-    if 1 < len(run) <= MAX_RUN:
+    if len(run) > 1:
         for values, kind in _echo_readings([s.value for s in run]):
-            for digits in _joinings(values):
+            joined = _joinings(values) if len(values) <= MAX_RUN else iter(["".join(values)])
+            for digits in joined:
                 if digits not in seen:
                     seen.add(digits)
                     yield digits, kind

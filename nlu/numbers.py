@@ -77,6 +77,9 @@ class NumberSpan:
 
 
 _LEXICON: Final = NumberLexicon(WORDS)
+# Whisper's spellings of «номер» before dictated digits («Номя 0 0 8»): one letter from «ноля»,
+# but never a number.
+NUMBER_LOOKALIKES: Final = frozenset({"номя", "номе", "нома", "номир", "номар"})
 
 # A token is a run of letters or a run of ASCII digits; everything else separates tokens.
 _TOKEN_RE: Final = re.compile(r"[^\W\d_]+|[0-9]+")
@@ -318,6 +321,8 @@ def _fix(
     """Number words that an unknown token stands for (see :mod:`nlu.number_lexicon`)."""
     start, _, token = tokens[i]
     norm = _normalise(token)
+    if norm in NUMBER_LOOKALIKES:
+        return ()
     if hundred_homophones and norm in HUNDRED_HOMOPHONES:
         return ("сто",) if _next_fits_hundred(tokens, i, text) else ()
     if token[0].isupper() and i > 0 and not _sentence_start(text, start):

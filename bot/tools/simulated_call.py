@@ -6,6 +6,13 @@ frames (8 kHz) in real time — or as fast as the session takes them with ``--fa
 the line carries silence in between, as a real one does. The bot's side is recorded on the
 same timeline and written as ``bot.wav`` (and ``call.wav``: caller left, bot right) with
 ``transcript.json`` (every turn's text and timings).
+
+A turn may also be computed from what the bot just said (``Turn("reply", reply=answer)``, or
+:func:`replies` for a whole call): when the caller's turn comes, ``answer`` gets the bot's
+``say`` events since the caller's previous turn (text and ``responses.yml`` key, from the
+session's call events) and returns the turn to take — say, play audio, press keys, stay
+silent, hang up — or ``None`` to hang up. That is how a caller who checks the bot's
+questions against what it meant to order is simulated (``bot bench recognition``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from bot.call_log import CallLog
-from bot.events import CallEnded, CallEvent, StateChanged
+from bot.events import BotSaid, CallEnded, CallEvent, StateChanged
 from bot.session import CallSession
 from bot.voice import VoiceServices
 from connectors.pbx.transport import (
@@ -44,9 +51,25 @@ FRAME_SAMPLES = int(LINE_RATE * FRAME_S)
 
 @dataclass(slots=True)
 class Turn:
-    kind: str  # "say" | "wav" | "dtmf" | "silence" | "barge"
+    """One caller turn. ``kind``: ``say`` (``value`` synthesized by the caller's voice),
+    ``wav`` (the file ``value``), ``audio`` (``audio`` as it is), ``dtmf`` (keys ``value``),
+    ``silence``, ``barge`` (say ``value`` over the bot's next prompt), ``hangup``, or
+    ``reply``: ``reply(said)`` computes the turn from the bot's phrases since the caller's
+    previous turn (``None``: hang up)."""
+
+    kind: str
     value: str = ""
     barge_after_s: float = 0.0  # "barge": start talking this long after the bot starts
+    audio: Audio | None = None
+    reply: Reply | None = None
+
+
+Reply = Callable[[list[BotSaid]], "Turn | None"]
+
+
+def replies(answer: Reply, max_turns: int = 40) -> list[Turn]:
+    """A whole call of computed turns: ``answer`` decides every turn (at most ``max_turns``)."""
+    return [Turn("reply", reply=answer) for _ in range(max_turns)]
 
 
 @dataclass(slots=True)
@@ -132,12 +155,15 @@ class SessionWatch:
         self.patience_s = patience_s
         self.state = ""
         self.phrases_started = 0  # bot phrases whose first frame went out
+        self.said: list[BotSaid] = []  # what the bot said (text, key), in order
         self.over = False
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     def __call__(self, event: CallEvent) -> None:
         if isinstance(event, StateChanged):
             self.state = event.state
+        elif isinstance(event, BotSaid):
+            self.said.append(event)
         elif isinstance(event, CallEnded):
             self.over = True
         self.poke()
@@ -186,16 +212,15 @@ class SimulatedCaller:
         self.silence = Audio(bytes(FRAME_SAMPLES * 2), LINE_RATE)
         self._speaking: list[Audio] = []  # frames queued by the caller script
         self._spoken = asyncio.Event()  # the queued frames are all on the line
+        self._composed = asyncio.Event()  # fast mode: the line waits while a reply is made
+        self._composed.set()
         self._voices: dict[str, Audio] = {}
         self.watch = SessionWatch(patience_s)
 
     async def run(self) -> CallResult:
         # the caller's phrases are ready before the call, so no turn waits for synthesis
         for turn in self.turns:
-            if turn.kind in ("say", "barge"):
-                self._voices[turn.value] = await self.voice.synthesize(turn.value)
-            elif turn.kind == "wav":
-                self._voices[turn.value] = Audio.read_wav(turn.value)
+            await self._voice_of(turn)
         session = CallSession(self.line, self.services, pace=not self.fast)
         session.subscribe(self.watch)
         session.player.on_phrase_start = _both(
@@ -221,6 +246,10 @@ class SimulatedCaller:
         """The caller's microphone: queued phrase frames, else silence, every 20 ms."""
         next_at = time.monotonic()
         while not call.done():
+            if self.fast and not self._composed.is_set():
+                # the caller is still making up its answer: in fast mode, line time must not
+                # run on meanwhile (that would be seconds of silence for the no-input timer)
+                await self._composed.wait()
             frame = self._speaking.pop(0) if self._speaking else self.silence
             if not self._speaking:
                 self._spoken.set()
@@ -238,24 +267,56 @@ class SimulatedCaller:
                 next_at += FRAME_S
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
-    async def _speak(self, audio: Audio) -> None:
+    async def _voice_of(self, turn: Turn) -> Audio | None:
+        if turn.kind == "audio":
+            return turn.audio
+        if turn.kind not in ("say", "barge", "wav"):
+            return None
+        voice = self._voices.get(turn.value)
+        if voice is None:
+            if turn.kind == "wav":
+                voice = Audio.read_wav(turn.value)
+            else:
+                voice = await self.voice.synthesize(turn.value)
+            self._voices[turn.value] = voice
+        return voice
+
+    async def _speak(self, audio: Audio, call: asyncio.Task[CallLog]) -> None:
         frames = list(audio.resample(LINE_RATE).frames(20))
         self._spoken.clear()
         self._speaking.extend(frames)
-        await self._spoken.wait()
+        spoken = asyncio.ensure_future(self._spoken.wait())
+        try:
+            await asyncio.wait({spoken, call}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            spoken.cancel()
 
     async def _script(self, session: CallSession, call: asyncio.Task[CallLog]) -> None:
         watch = self.watch
-        for turn in self.turns:
-            if turn.kind == "barge":
+        heard = 0  # the bot's phrases up to the caller's previous turn
+        for planned in self.turns:
+            if planned.kind == "barge":
                 await watch.until(lambda: watch.state == "speaking")
-                await asyncio.sleep(turn.barge_after_s)
+                await asyncio.sleep(planned.barge_after_s)
             else:
                 await watch.until(lambda: watch.state == "listening")
             if call.done() or watch.over:
                 return
-            if turn.kind in ("say", "barge", "wav"):
-                await self._speak(self._voices[turn.value])
+            turn: Turn | None = planned
+            self._composed.clear()
+            try:
+                if planned.kind == "reply":
+                    assert planned.reply is not None
+                    turn = planned.reply(watch.said[heard:])
+                voice = await self._voice_of(turn) if turn is not None else None
+            finally:
+                self._composed.set()
+            heard = len(watch.said)
+            if turn is None or turn.kind == "hangup":
+                await self.line.caller_hangup()
+                return
+            if voice is not None:
+                await self._speak(voice, call)
             elif turn.kind == "dtmf":
                 for digit in turn.value:
                     await self.line.send_digit(digit)
