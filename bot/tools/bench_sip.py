@@ -11,8 +11,9 @@ same whole orders by voice as ``bench wire`` (5 turns a call):
 The turn gap is measured the same way for both: the caller's last audible frame (RMS > 300)
 of a phrase, when it was sent ➜ the bot's first audible frame after it, when it arrived.
 1 call (``singles`` calls of each, one after another, the transports alternating) and 20
-simultaneous calls (starts spread over 2 s; rounds A B B A), on the same server, so that the
-load of the machine weighs on both alike. Writes ``bench/sip.json``.
+simultaneous calls (starts spread over 2 s), half of them SIP and half AudioSocket in the same
+moment, two rounds (20 calls of each): the load of the machine weighs on both alike. Writes
+``bench/sip.json``.
 """
 
 from __future__ import annotations
@@ -170,19 +171,23 @@ async def _singles(bot: ServeProcess, voice: dict[str, bytes], count: int) -> di
 
 
 async def _simultaneous(bot: ServeProcess, calls: int, voice: dict[str, bytes]) -> dict[str, Any]:
-    """``calls`` at once, four rounds in the order A B B A (AudioSocket, SIP, SIP,
-    AudioSocket) so that a change of load on the machine weighs on both alike."""
+    """``calls`` at once, half over each transport in the same moment (every call meets the
+    same load), in two rounds: ``calls`` calls of each transport in all."""
     done: dict[str, list[Any]] = {"audiosocket": [], "sip": []}
-    seconds = dict.fromkeys(done, 0.0)
+    runners = {kind: _runner(kind, bot, voice) for kind in done}
     rng = random.Random(calls)
-    for kind in ("audiosocket", "sip", "sip", "audiosocket"):
-        print(f"  {kind}: {calls} simultaneous calls…", flush=True)
-        started = time.monotonic()
-        run = _runner(kind, bot, voice)
-        done[kind] += await asyncio.gather(*(run(n, rng.uniform(0, 2.0)) for n in range(calls)))
-        seconds[kind] += time.monotonic() - started
+    started = time.monotonic()
+    for round_ in range(2):
+        print(f"  round {round_ + 1}: {calls} simultaneous calls, half SIP…", flush=True)
+        kinds = [("audiosocket", "sip")[(n + round_) % 2] for n in range(calls)]
+        results = await asyncio.gather(
+            *(runners[kind](n, rng.uniform(0, 2.0)) for n, kind in enumerate(kinds))
+        )
+        for kind, call in zip(kinds, results, strict=True):
+            done[kind].append(call)
         await asyncio.sleep(1.0)
-    return {kind: _summary(calls_, seconds[kind]) for kind, calls_ in done.items()}
+    seconds = time.monotonic() - started
+    return {kind: _summary(calls_, seconds) for kind, calls_ in done.items()}
 
 
 async def run_sip_bench(
