@@ -46,6 +46,7 @@ class Run:
     ledger: Ledger = field(default_factory=Ledger)
     servers: list[ServeProcess] = field(default_factory=list)
     killed: set[str] = field(default_factory=set)  # servers we killed on purpose
+    overrides: dict[str, Any] = field(default_factory=dict)  # config of every server (--set)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -59,7 +60,7 @@ class Run:
         config = base_config(self.folder / "shop", mail_port=self.mail.port, secret=self.secret)
         config = merge(config, TIMEOUTS)
         config = merge(config, {"server": {"max_calls": self.max_calls}})
-        return merge(config, extra or {})
+        return merge(merge(config, self.overrides), extra or {})
 
     async def server(self, name: str, extra: dict[str, Any] | None = None) -> ServeProcess:
         bot = ServeProcess(self.folder / "shop", self.config(extra), name=name)

@@ -3,7 +3,9 @@
 Each case opens its own connection, sends its bytes or messages, gives the server ``wait``
 seconds to answer or close, and then closes its side. An outcome is recorded per case
 (``status 400``, ``close 1007``, ``closed``, ``open``: still waiting for more input, which is
-fine for a truncated request). A **failure** is what must never happen: a 5xx answer, a
+fine for a truncated request; ``refused by the limits``: the connection gate's ``503``, e.g.
+while earlier cases' requests still run). A **failure** is what must never happen: a 5xx
+answer from the application, a
 WebSocket closed with 1011 (the bot failed), a FastAGI session that ended without
 ``BOT_RESULT`` once the bot had the call, or the endpoint refusing connections (down).
 """
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bot.http_guard import REFUSED_503
 from bot.tools.fuzz_cases import (
     AgiCase,
     AudioSocketCase,
@@ -107,6 +110,8 @@ async def http_case(port: int, case: HttpCase, wait: float = 0.3) -> tuple[str, 
         data, closed = await _read_for(reader, wait)
     finally:
         writer.close()
+    if data.startswith(REFUSED_503):  # the connection limits at work (by design)
+        return "refused by the limits (503)", False
     if data.startswith(b"HTTP/1.") and data[9:12].isdigit():
         status = int(data[9:12])
         return f"status {status}", status >= 500
