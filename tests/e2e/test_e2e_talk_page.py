@@ -93,6 +93,7 @@ async def server(chromium: str, tmp_path: Path) -> AsyncIterator[BotServer]:
     """The real server (HTTP only); requested after ``chromium`` so a skip costs nothing."""
     settings = make_settings(tmp_path)
     settings.server.asterisk.enabled = False
+    settings.server.sip.enabled = False  # SIP has its own tests; its fixed port would collide
     bot = BotServer(settings)
     bot.public_sounds = tmp_path / "sounds"
     await bot.start()

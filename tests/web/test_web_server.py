@@ -27,6 +27,7 @@ from tests.web.test_web_content import XLSX, workbook
 async def test_make_run_serves_the_console_and_the_first_user_logs_in(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)  # with server.http.secret set
     settings.server.asterisk.enabled = False
+    settings.server.sip.enabled = False  # SIP has its own tests; its fixed port would collide
     settings.admin = console_settings(tmp_path).admin
     args = build_parser().parse_args(["admin", "create-user", "anna", "--role", "admin"])
     assert await run_admin(settings, args, io.StringIO(PASSWORD + "\n")) == 0
