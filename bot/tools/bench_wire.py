@@ -105,7 +105,6 @@ class ServerProcess:
             "BOT_SERVER__ROUTES": '[{"called": "5555", "scenario": "order"}]',
             "BOT_SERVER__MANAGERS_FILE": "null",
             "BOT_SERVER__SIP__ENABLED": "false",
-            "BOT_SERVER__SIP__ENABLED": "false",
             "BOT_VOICE__SPECULATE": "true" if speculate else "false",
             "BOT_DEMO__MAIL_SINK_PORT": mail_port,
             "BOT_DEMO__MAIL_FOLDER": str(work / "mail"),
