@@ -8,6 +8,7 @@ and point carries a ``<title>`` (its value shows on hover and is read by screen 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import math
 from html import escape
 
 from markupsafe import Markup
@@ -27,12 +28,19 @@ FONT = 'font-family="system-ui, sans-serif" font-size="11" fill="#52606d"'
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1.0
-    for step in (1, 2, 2.5, 5):
-        for power in range(-3, 9):
+    for power in range(-3, 9):
+        for step in (1, 2, 2.5, 5):
             top = step * 10**power
             if top >= value:
                 return float(top)
     return float(value)
+
+
+def _count_max(value: float) -> float:
+    """A top for counts whose four steps are whole numbers."""
+    if value > 40:
+        return _nice_max(value)
+    return float(max(4, -(-math.ceil(value) // 4) * 4))
 
 
 def _label(value: float) -> str:
@@ -61,7 +69,7 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> Markup:
 
 
 def _x_labels(labels: Sequence[str], left: int, slot: float, height: int) -> list[str]:
-    every = max(1, len(labels) // 16)
+    every = max(1, -(-len(labels) // 12))
     return [
         f'<text x="{left + slot * (i + 0.5):.1f}" y="{height - 6}" text-anchor="middle" {FONT}>'
         f"{escape(text)}</text>"
@@ -77,11 +85,11 @@ def stacked_bars(
     titles: dict[str, str],
     *,
     width: int = 720,
-    height: int = 220,
+    height: int = 190,
 ) -> Markup:
     left = 40
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    top = _nice_max(max(totals, default=0))
+    top = _count_max(max(totals, default=0))
     slot = (width - left - 5) / max(1, len(labels))
     body = _axis(width, height, left, top, "")
     scale = (height - 30) / top
@@ -131,7 +139,7 @@ def lines(
     *,
     unit: str = "",
     width: int = 720,
-    height: int = 220,
+    height: int = 190,
 ) -> Markup:
     left = 46
     values = [v for s in series.values() for v in s if v is not None]

@@ -1,12 +1,14 @@
 """Calls for the journal's tests: written through the real call store (events ➜ rows), with
-recordings made by the real Ogg/Opus writer, at times relative to now.
+recordings made by the real Ogg/Opus writer (tones where each side speaks), at times
+relative to now.
 
     calls = await seed_calls(host.shop.db, tmp_path / "recordings")
-    calls["order"]      # the journal key of the order call of today, …
+    calls["order"]      # the journal key of today's order call, …
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from bot.events import (
     CallEnded,
     CallerNameSet,
     CallerSaid,
-    EventBus,
+    CallEvent,
     HungUp,
     OrderSaved,
     StateChanged,
@@ -33,26 +35,55 @@ from connectors.shop.database import ShopDatabase
 from dialogs.context import CallContext
 
 RATE = 8000
+# (t, who, text, key or intent) of today's order call: what the bot said and heard, when
+ORDER_DIALOG = [
+    (0.4, "bot", "Здравствуйте, Иван! Вы позвонили в магазин.", "utter_greet_name"),
+    (3.0, "bot", "Чтобы сделать заказ, скажите «заказ» или нажмите 1.", "utter_main_menu"),
+    (6.2, "caller", "хочу сделать заказ", "make_order"),
+    (8.0, "bot", "Назовите артикул товара.", "utter_ask_article"),
+    (10.6, "caller", "артикул сто сорок два", "give_article"),
+    (12.4, "bot", "Не понял, повторите номер артикула товара еще раз.", "utter_article_not_found"),
+    (16.0, "caller", "артикул один два три", "give_article"),
+    (17.8, "bot", "Чайник электрический. Сколько штук?", "utter_ask_quantity"),
+    (20.5, "caller", "две штуки", "give_quantity"),
+    (22.0, "bot", "Вы хотите заказать две штуки?", "utter_confirm_quantity"),
+    (24.4, "caller", "да", "affirm"),
+    (25.6, "bot", "Что-нибудь ещё?", "utter_ask_more"),
+    (27.4, "caller", "нет", "deny"),
+    (28.6, "bot", "Заказ принят. До свидания!", "utter_order_accepted"),
+]
+ORDER_SECONDS = 32.0
 
 
-def voice_file(path: Path, seconds: float, *, caller_hz: float = 220.0) -> None:
-    """A stereo recording: the caller's tone on the left at 0–2 s, the bot's on the right."""
+def voice_file(path: Path, seconds: float, dialog: list[tuple[float, str, str, str]]) -> None:
+    """A stereo recording: a tone on the left while the caller speaks, on the right while
+    the bot does (about 1.5 s from each line's time)."""
     t = np.arange(int(seconds * RATE)) / RATE
-    left = np.where(t < 2.0, np.sin(2 * np.pi * caller_hz * t) * 9000, 0)
-    right = np.where(t >= 2.0, np.sin(2 * np.pi * 440 * t) * 6000, 0)
+    left, right = np.zeros_like(t), np.zeros_like(t)
+    for at, who, _text, _key in dialog:
+        span = (t >= at) & (t < at + 1.5)
+        if who == "caller":
+            left[span] = np.sin(2 * np.pi * 220 * t[span]) * 9000
+        else:
+            right[span] = np.sin(2 * np.pi * 440 * t[span]) * 6000
     writer = OggOpusWriter(path, RATE)
     writer.write(np.stack([left, right], axis=1).astype(np.int16))
     writer.close()
 
 
-def _bus(
-    store: CallStore, call_id: str, caller: str, started: datetime
-) -> tuple[EventBus, CallJournal]:
-    context = CallContext(call_id, caller, "78123098635", started, "asterisk")
-    journal = store.open_call(context)
-    bus = EventBus(call_id)
-    bus.subscribe(journal)
-    return bus, journal
+def _emit(journal: CallJournal, event: CallEvent, t: float) -> None:
+    journal(dataclasses.replace(event, call_id=journal.context.call_id, t=t))
+
+
+def _dialog(journal: CallJournal, dialog: list[tuple[float, str, str, str]]) -> None:
+    for at, who, text, key in dialog:
+        if who == "bot":
+            _emit(journal, BotSaid(text=text, key=key), at)
+        else:
+            _emit(journal, CallerSaid(text=text, intent=key, confidence=0.86), at + 1.2)
+            timing = TurnTiming(at=at + 1.2, source="speech", text=text, intent=key,
+                                speech_s=0.9, eop_wait_s=0.3, asr_s=0.25, gap_s=0.78)  # fmt: skip
+            _emit(journal, TurnTimed(timing=timing), at + 1.7)
 
 
 async def seed_calls(db: ShopDatabase, recordings: Path) -> dict[str, str]:
@@ -70,41 +101,37 @@ async def seed_calls(db: ShopDatabase, recordings: Path) -> dict[str, str]:
         ("old", "9607775577", now - timedelta(days=10), "order", "", True),
     ]
     for name, caller, started, kind, target, recorded in plans:
-        bus, journal = _bus(store, f"pbx-{name}", caller, started)
+        context = CallContext(f"pbx-{name}", caller, "78123098635", started, "asterisk")
+        journal = store.open_call(context)
         keys[name] = journal.key
+        dialog = ORDER_DIALOG if kind == "order" else ORDER_DIALOG[2:6]
         if recorded:
             relative = f"{started:%Y/%m/%d}/{name}.opus"
-            voice_file(recordings / relative, 4.0)
+            voice_file(recordings / relative, ORDER_SECONDS, dialog)
             journal.set_recording(relative)
-        bus.publish(CallBegan(connector="asterisk", route="routes[0]" if target else ""))
-        bus.publish(StateChanged(state="speaking"))
-        if name == "order":
-            bus.publish(CallerNameSet(name="Иван 2(3)"))
-        bus.publish(BotSaid(text="Назовите артикул товара.", key="utter_ask_article"))
-        said = "артикул сто сорок два" if kind == "transfer" else "артикул один два три"
-        bus.publish(CallerSaid(text=said, intent="give_article", confidence=0.42))
-        timing = TurnTiming(at=1.8, source="speech", text=said, speech_s=1.2, gap_s=0.7)
+        route = "routes[0]" if target else ""
+        _emit(journal, CallBegan(connector="asterisk", route=route), 0.0)
+        _emit(journal, StateChanged(state="speaking"), 0.4)
+        if kind == "order":
+            _emit(journal, CallerNameSet(name="Иван 2(3)"), 0.3)
         if kind == "transfer":
-            bus.publish(BotSaid(text="Не понял, повторите.", key="utter_article_not_found"))
-            bus.publish(TurnTimed(timing=timing))
-            bus.publish(Transferred(target=target, reason="article_not_recognized"))
-            bus.publish(CallEnded(reason="transfer:article_not_recognized", seconds=25.0))
+            _dialog(journal, dialog)
+            _emit(journal, Transferred(target=target, reason="article_not_recognized"), 14.0)
+            _emit(journal, CallEnded(reason="transfer:article_not_recognized", seconds=25.0), 25)
         elif kind == "order":
-            bus.publish(BotSaid(text="Заказ принят. До свидания!", key="utter_order_accepted"))
-            bus.publish(TurnTimed(timing=timing))
-            item = {"article": "123", "name": "Чайник", "quantity": 2}
-            bus.publish(
-                OrderSaved(
-                    order_id=41 if name == "order" else 40, status="принят успешно",
-                    caller=caller, called="78123098635", call_time=started.isoformat(),
-                    items=(item,),
-                )
+            _dialog(journal, dialog)
+            item = {"article": "123", "name": "Чайник электрический", "quantity": 2}
+            order = OrderSaved(
+                order_id=41 if name == "order" else 40, status="принят успешно",
+                caller=caller, called="78123098635", call_time=started.isoformat(),
+                items=(item,),
             )  # fmt: skip
-            bus.publish(HungUp(by="bot"))
-            bus.publish(CallEnded(reason="bot_hangup", seconds=40.0))
+            _emit(journal, order, 28.5)
+            _emit(journal, HungUp(by="bot"), 31.0)
+            _emit(journal, CallEnded(reason="bot_hangup", seconds=ORDER_SECONDS), ORDER_SECONDS)
         else:
-            bus.publish(HungUp(by="caller"))
-            bus.publish(CallEnded(reason="caller_hangup", seconds=8.0))
+            _emit(journal, HungUp(by="caller"), 8.0)
+            _emit(journal, CallEnded(reason="caller_hangup", seconds=8.0), 8.0)
     await store.flush()
     await store.stop()
     return keys

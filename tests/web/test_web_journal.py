@@ -74,7 +74,9 @@ async def test_a_call_page_and_its_recording_audited_once(
     assert page.status == 200
     for needle in ("Назовите артикул товара.", "артикул один два три", "Заказ №41", "Чайник"):
         assert needle in text
-    assert 'id="call-audio"' in text and "give_article · 0.42" in text
+    assert 'id="call-audio"' in text and "give_article · 0.86" in text
+    assert text.count('class="caller"') == 6 and 'class="bot missed"' in text
+    assert 'data-at="6.20"' in text, "a caller's line starts where the speech began"
     url = f"/admin/journal/calls/{calls['order']}/recording"
     first = await web.get(url)
     assert first.status == 200 and first.headers["Content-Type"].startswith("audio/ogg")
@@ -161,7 +163,8 @@ async def test_an_editor_has_the_dashboard_not_the_journal(
     assert dashboard.status == 200 and "<svg" in text
     assert re.search(r'id="fig-calls">5<', text) and re.search(r'id="fig-orders">2<', text)
     missed = text.split('id="missed-articles"')[1].split("</table>")[0]
-    assert "артикул сто сорок два" in missed and ">4<" in missed  # 2 «не понял», 2 transfers
+    # 2 orders and 2 transfers with a «не понял» after it, and the 2 transfers themselves
+    assert "артикул сто сорок два" in missed and ">6<" in missed
     assert "не понял артикул" in text  # the handoff reason's title
     today = await (await web.get("/admin/dashboard?period=today")).text()
     assert re.search(r'id="fig-calls">3<', today) and "00</text>" in today, "hours for a day"
