@@ -7,8 +7,8 @@ and point carries a ``<title>`` (its value shows on hover and is read by screen 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import math
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from markupsafe import Markup
