@@ -1,6 +1,6 @@
 """``python -m bot admin …``: console accounts from the server's terminal.
 
-    python -m bot admin create-user NAME --role admin|editor|supervisor
+    python -m bot admin create-user NAME --role admin|editor|supervisor|manager [--extension 103]
     python -m bot admin set-password NAME      # also unlocks the account
     python -m bot admin list-users
 
@@ -16,10 +16,15 @@ import getpass
 import sys
 from typing import TextIO
 
+import sqlalchemy as sa
+
 from bot.config import Settings
+from bot.routing import EXTENSION_RE
 from bot.web.accounts import AccountError, Accounts
 from bot.web.audit import AuditLog
 from bot.web.settings import ROLES
+from connectors.shop.database import ShopDatabase
+from connectors.shop.schema import admin_users
 
 
 def add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +33,7 @@ def add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     create = sub.add_parser("create-user", help="create a console user (password asked)")
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--extension", help="a manager's own extension (the call journal)")
     password = sub.add_parser("set-password", help="set a user's password and unlock it")
     password.add_argument("name")
     sub.add_parser("list-users", help="console users, roles and states")
@@ -40,6 +46,15 @@ def read_password(stdin: TextIO = sys.stdin) -> str:
     if getpass.getpass("Ещё раз: ") != first:
         raise AccountError("Пароли не совпадают.")
     return first
+
+
+async def set_extension(db: ShopDatabase, user_id: int, extension: str) -> None:
+    def _save(conn: sa.Connection) -> None:
+        conn.execute(
+            admin_users.update().where(admin_users.c.id == user_id).values(extension=extension)
+        )
+
+    await db.write(_save)
 
 
 async def run_admin(settings: Settings, args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
@@ -56,8 +71,13 @@ async def run_admin(settings: Settings, args: argparse.Namespace, stdin: TextIO 
             return 0
         password = read_password(stdin)
         if args.admin_command == "create-user":
+            extension = getattr(args, "extension", None)
+            if extension and not EXTENSION_RE.match(extension):
+                raise AccountError("Внутренний номер: цифры и буквы, без пробелов.")
             user = await accounts.create_user(args.name, args.role, password)
             await audit.record("cli", "пользователь создан", user.name, after=user.role)
+            if extension:
+                await set_extension(shop.db, user.id, extension)
             print(f"created {user.role} {user.name!r}; log in at /admin/")
         else:
             await accounts.update(args.name, password=password)

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.web.audit import AuditLog
 from connectors.shop.schema import bot_calls
-from tests.web.conftest import Host, add_user, console_app, csrf_of, logged_in, login
+from tests.web.conftest import PASSWORD, Host, add_user, console_app, csrf_of, logged_in, login
 from tests.web.journal_data import seed_calls
 
 Client = TestClient[Any, Any]
@@ -196,3 +196,22 @@ async def test_an_admin_deletes_recordings_older_than_a_date(
     assert kept[calls["old"]] is None and kept[calls["order"]] is not None
     entries = await AuditLog(host.shop.db).entries()
     assert entries[0].action == "записи удалены" and "1 файлов" in entries[0].after
+
+
+async def test_the_command_line_creates_a_manager_with_an_extension(host: Host) -> None:
+    import argparse
+
+    from bot.web.accounts import Accounts
+    from bot.web.cli import run_admin
+
+    args = argparse.Namespace(
+        admin_command="create-user", name="oleg", role="manager", extension="105"
+    )
+    assert await run_admin(host.settings, args, io.StringIO(PASSWORD + "\n")) == 0
+    user = await Accounts(host.shop.db, host.settings.admin).get("oleg")
+    assert user is not None and user.role == "manager" and user.extension == "105"
+    bad = argparse.Namespace(
+        admin_command="create-user", name="olga", role="manager", extension="1 05"
+    )
+    assert await run_admin(host.settings, bad, io.StringIO(PASSWORD + "\n")) == 2
+    assert await Accounts(host.shop.db, host.settings.admin).get("olga") is None
