@@ -225,7 +225,7 @@ bot_call_events = sa.Table(
     metadata,
     sa.Column(
         "call", sa.String(32), sa.ForeignKey("bot_calls.id", ondelete="CASCADE"), primary_key=True
-    ),  # fmt: skip
+    ),
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("t", sa.Float, nullable=False),  # seconds since the call started
     sa.Column("type", sa.String(32), nullable=False),
@@ -244,7 +244,7 @@ bot_call_turns = sa.Table(
     metadata,
     sa.Column(
         "call", sa.String(32), sa.ForeignKey("bot_calls.id", ondelete="CASCADE"), primary_key=True
-    ),  # fmt: skip
+    ),
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
