@@ -74,7 +74,7 @@ async def open_conversation(
     context = console_context(caller, called)
     orders = DurableOrders(shop.orders) if shop.orders is not None else None
     return TextConversation(
-        context, nlu, shop.db, shop.ports, responses, settings.dialog, sink, orders
+        context, nlu, shop.db, shop.ports, responses, settings.dialog, sink, orders, settings.rasa
     )
 
 

@@ -54,7 +54,8 @@ async def run_action_server(
     on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is not given)."""
-    stop = stop or _stop_on_signals()
+    on_signals = stop is None
+    stop = stop or asyncio.Event()
     shop = await ActionShop.open(settings)
     app = build_app(shop)
     background: list[asyncio.Task[None]] = []
@@ -73,6 +74,8 @@ async def run_action_server(
         await server.startup()
         await server.before_start()
         await server.after_start()
+        if on_signals:  # after Sanic's start, which installs handlers of its own
+            _stop_on_signals(stop)
         outbox = shop.shop.outbox
         poll = settings.outbox.poll_interval
         background.append(asyncio.create_task(outbox.run(stop, poll), name="outbox"))
@@ -98,10 +101,8 @@ async def run_action_server(
         Sanic._app_registry.pop(app.name, None)
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
+def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    return stop

@@ -34,10 +34,12 @@ def cmd_rasa(settings: Settings, args: argparse.Namespace) -> int:
             print(f"ошибка: {exc}", file=sys.stderr)
             return 2
         train = " ".join(TRAIN_ARGS)
-        print(f"wrote the starter Rasa assistant to {args.out}; train and run it with:")
-        print(f"  cd {args.out} && ../.venv-rasa/bin/rasa {train}")
-        print(f"  docker run --rm -v $PWD/{args.out}:/app rasa/rasa:3.6.21 {train}")
-        print("  rasa run --enable-api -m models/starter.tar.gz   (RASA_TELEMETRY_ENABLED=false)")
+        out = args.out.resolve()
+        rasa = Path(".venv-rasa/bin/rasa").resolve()
+        print(f"wrote the starter Rasa assistant to {out}; train it with")
+        print(f"  cd {out} && RASA_TELEMETRY_ENABLED=false {rasa} {train}")
+        print(f"  or: docker run --rm -v {out}:/app rasa/rasa:3.6.21 {train}")
+        print("then: rasa run --enable-api -m models/starter.tar.gz (README «Use with Rasa»)")
         return 0
     from bot.rasa.action_server import ActionServerError, run_action_server
 
