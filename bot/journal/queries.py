@@ -54,7 +54,9 @@ REASONS = {
     "shutdown": "остановка сервера",
     "rasa_unavailable": "Rasa недоступна",
 }
-INTERRUPTED_AFTER_S = 300.0  # past the longest call: a call still «active» was cut by a crash
+# past the longest call (voice.max_call_seconds, 600 s) a call still «active» was cut off by a
+# crash of its server
+INTERRUPTED_AFTER_S = 660.0
 
 
 @dataclass(frozen=True, slots=True)

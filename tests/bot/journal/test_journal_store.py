@@ -215,3 +215,42 @@ async def test_a_voice_call_with_its_recording(
     assert np.abs(data[0]).max() > 0.05
     assert 0.004 < np.abs(data[1]).max() < 0.03
     await journal.stop()
+
+
+async def test_the_clean_up_deletes_old_recordings_and_calls(
+    db: ShopDatabase, tmp_path: Path
+) -> None:
+    import os
+    from datetime import timedelta
+
+    from bot.journal.ogg_opus import OggOpusWriter
+
+    root = tmp_path / "rec"
+    journal = Journal(
+        JournalSettings(flush_s=0.02, keep_days=30), RecordingSettings(dir=root, keep_days=7), db
+    )
+    assert journal.store is not None
+    journal.store.start()
+    now = datetime.now().astimezone()
+    for name, age in (("new", 1), ("week", 10), ("old", 40)):
+        started = now - timedelta(days=age)
+        calls = journal.store.open_call(CallContext(name, "9607775577", "1", started, "test"))
+        calls.set_recording(f"{name}.opus")
+        writer = OggOpusWriter(root / f"{name}.opus", 8000)
+        writer.write(np.zeros((8000, 2), dtype=np.int16))
+        writer.close()
+        bus = EventBus(name)
+        bus.subscribe(calls)
+        publish_call(bus)
+    stray = root / "2020" / "stray.opus"  # a file no row names (its row never got written)
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"OggS")
+    os.utime(stray, (0, 0))
+    await journal.store.flush()
+    await journal.clean_up()
+    assert sorted(p.name for p in root.rglob("*.opus")) == ["new.opus"]
+    assert not (root / "2020").exists(), "empty folders go too"
+    kept = {r["call_id"]: r["recording"] for r in rows(db, bot_calls)}
+    assert kept == {"new": "new.opus", "week": None}, "calls past journal.keep_days are gone"
+    assert {e["call"] for e in rows(db, bot_call_events)} == {r["id"] for r in rows(db, bot_calls)}
+    await journal.stop()
