@@ -11,7 +11,9 @@ the dialog's ``Hints`` become an ``initial_prompt`` that nudges Whisper towards 
 words ("Артикул товара?" fixes "Артидку" -> "Артикул"; "Сколько штук? 3 штуки." makes it write
 quantities as digits). Prompts that contain article numbers ("Артикул 123, 4512.") were
 measured to hurt: Whisper regroups dictated digits after them (7715 -> 7175) and on unclear
-audio echoes the prompt back as the transcript, so the article prompt has no digits. The
+audio echoes the prompt back as the transcript, so the article prompt has no digits. A greedy
+transcript that runs into a loop («0, 6, 7, 8, 8, 8, …», «17 17 17 …») is decoded once more
+with a beam search (``LOOP_RETRY_BEAM``), which rarely loops. The
 prompts can be replaced per recognizer (``prompts=``). Output length is capped relative to
 the audio length, which cuts off greedy-decoding repetition loops ("1-1-1-1-...").
 
@@ -62,6 +64,7 @@ PROMPTS = DEFAULT_PROMPTS  # the name tests and older configs use
 DEFAULT_BEAM_SIZES: dict[str, int] = {}
 DIGIT_BEAM_SIZES: dict[str, int] = {"article": 5, "quantity": 5}
 MAX_ALTERNATIVES = 4  # hypotheses kept besides the best one
+LOOP_RETRY_BEAM = 5  # a greedy transcript that loops is decoded again with this many beams
 MAX_NEW_TOKENS = 220  # with a prompt of at most 223 tokens this stays within Whisper's 448
 
 # Whole transcripts that Whisper is known to invent on silence or noise (subtitle credits).
@@ -262,6 +265,11 @@ class WhisperRecognizer(Recognizer):
             found = self._beam_search(audio, prompt, beam, max_new_tokens)
         else:
             found = [self._decode(audio, prompt, beam, max_new_tokens)]
+            if beam == 1 and _RUNAWAY.search(found[0][0]):
+                # greedy decoding looped («8 8 8 8 …»): one beam search of this phrase
+                retry = self._decode(audio, prompt, LOOP_RETRY_BEAM, max_new_tokens)
+                if not _RUNAWAY.search(retry[0]):
+                    found = [retry]
         best = self._clean(*found[0])
         alternatives: Hypotheses = []
         seen = {_normalise(best[0])}

@@ -11,9 +11,7 @@ missing, these tests fail, they are not skipped.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -37,8 +35,7 @@ pytestmark = pytest.mark.e2e
 
 ARTICLES = draw_articles(2)  # 8 articles: two of every style
 CATALOG = bench_catalog([a for a, _ in ARTICLES])
-QUANTITIES = draw_quantities(4)
-ROOT = Path(__file__).resolve().parents[2]
+QUANTITIES = draw_quantities(6)
 
 
 def test_the_recordings_are_installed() -> None:
@@ -92,17 +89,17 @@ def human(festival: Synthesizer) -> VoiceUnderTest:
 
 async def test_human_digits_single_shot(services: VoiceServices, festival: Synthesizer) -> None:
     items = article_items(ARTICLES) + quantity_items(QUANTITIES)
-    started = time.perf_counter()
     report = await single_shot(
         services, services.recognizer, human(festival), items, alternatives=False
     )
     articles, quantities = report["articles"], report["quantities"]
-    assert articles["phrases"] == 8 and quantities["phrases"] == 4
-    # floors well under what the full benchmark measures (README «Recognition accuracy»)
-    assert articles["read_right"] >= 0.5, report["misses"]
-    assert articles["offered_right"] >= 0.6, report["misses"]
+    assert articles["phrases"] == 8 and quantities["phrases"] == 6
+    # floors under what this slice measures (8/8 articles read, 4/6 quantities; the whole set
+    # in README «Recognition accuracy»)
+    assert articles["read_right"] >= 0.75, report["misses"]
+    assert articles["offered_right"] >= 0.75, report["misses"]
+    assert articles["wrong_exact"] == 0, report["misses"]
     assert quantities["exact"] >= 0.5, report["misses"]
-    assert time.perf_counter() - started < 30
 
 
 async def test_human_voice_calls_end_right_and_save_nothing_wrong(
@@ -112,7 +109,6 @@ async def test_human_voice_calls_end_right_and_save_nothing_wrong(
     intents = [
         Intent(a, names[a], QUANTITIES[i], style) for i, (a, style) in enumerate(ARTICLES[:3])
     ]
-    started = time.perf_counter()
     calls = await simulated_calls(
         services, festival, human(festival), intents, honest=True, accepted="принят успешно"
     )
@@ -121,4 +117,3 @@ async def test_human_voice_calls_end_right_and_save_nothing_wrong(
     assert all(c["outcome"] in ("intended", "handoff") for c in calls), calls
     assert sum(c["outcome"] == "intended" for c in calls) >= 2, calls
     assert all(not c["unanswered"] for c in calls), calls
-    assert time.perf_counter() - started < 45
