@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -31,8 +32,11 @@ from bot.events import (
 from bot.journal.ogg_opus import OggOpusWriter
 from bot.journal.settings import JournalSettings
 from bot.journal.store import CallJournal, CallStore
+from bot.routing import Managers, Router
+from bot.shop_setup import load_language, open_shop
 from connectors.shop.database import ShopDatabase
 from dialogs.context import CallContext
+from tests.web.conftest import FakeSynthesizer, Host, console_settings
 
 RATE = 8000
 # (t, who, text, key or intent) of today's order call: what the bot said and heard, when
@@ -135,3 +139,16 @@ async def seed_calls(db: ShopDatabase, recordings: Path) -> dict[str, str]:
     await store.flush()
     await store.stop()
     return keys
+
+
+async def journal_host(folder: Path, model_dir: Path) -> Host:
+    """:func:`tests.web.conftest.make_host` with a trained NLU model shared by the journal's
+    tests (they never retrain), so each test does not train its own."""
+    settings = console_settings(folder)
+    settings.nlu.model_dir = model_dir
+    settings.recordings.dir = folder / "recordings"
+    shop = await open_shop(settings)
+    nlu, responses = await load_language(settings, shop)
+    services = SimpleNamespace(nlu=nlu, responses=responses, synthesizer=FakeSynthesizer())
+    managers = Managers(Path(settings.server.managers_file or ""))
+    return Host(settings, shop, services, Router([], settings.dialog, managers))

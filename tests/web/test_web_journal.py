@@ -19,14 +19,27 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.web.audit import AuditLog
 from connectors.shop.schema import bot_calls
 from tests.web.conftest import PASSWORD, Host, add_user, console_app, csrf_of, logged_in, login
-from tests.web.journal_data import seed_calls
+from tests.web.journal_data import journal_host, seed_calls
 
 Client = TestClient[Any, Any]
 
 
+@pytest.fixture(scope="module")
+def journal_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("journal-nlu")
+
+
+@pytest.fixture
+async def host(tmp_path: Path, journal_model: Path) -> AsyncIterator[Host]:
+    made = await journal_host(tmp_path, journal_model)
+    try:
+        yield made
+    finally:
+        await made.shop.close()
+
+
 @pytest.fixture
 async def calls(host: Host, tmp_path: Path) -> dict[str, str]:
-    host.settings.recordings.dir = tmp_path / "recordings"
     return await seed_calls(host.shop.db, tmp_path / "recordings")
 
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from playwright.async_api import Page, async_playwright, expect
 
 from bot.web.accounts import Accounts
-from tests.web.conftest import PASSWORD, REPO, Host, console_app, make_host
-from tests.web.journal_data import ORDER_SECONDS, seed_calls
+from tests.web.conftest import PASSWORD, REPO, Host, console_app
+from tests.web.journal_data import ORDER_SECONDS, journal_host, seed_calls
 from tests.web.test_web_browser import ARGS, CHROMIUM, SHOTS
 
 Site = tuple[str, Host, dict[str, str]]
@@ -27,11 +27,15 @@ async def shot(page: Page, name: str) -> None:
         await page.screenshot(path=str(REPO / "docs" / f"{name}.png"), full_page=False)
 
 
+@pytest.fixture(scope="module")
+def journal_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("journal-nlu")
+
+
 @pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
+async def site(tmp_path: Path, journal_model: Path) -> AsyncIterator[Site]:
     assert CHROMIUM.exists(), "Chromium is missing: apt-get install chromium (bootstrap.sh)"
-    host = await make_host(tmp_path)
-    host.settings.recordings.dir = tmp_path / "recordings"
+    host = await journal_host(tmp_path, journal_model)
     keys = await seed_calls(host.shop.db, tmp_path / "recordings")
     accounts = Accounts(host.shop.db, host.settings.admin)
     await accounts.create_user("sveta", "supervisor", PASSWORD)
