@@ -78,6 +78,10 @@ class TcpServer(abc.ABC):
             self._tasks.add(task)
         try:
             await self._on_connection(reader, writer)
+        except asyncio.CancelledError:
+            # stop() cancelled this connection (its grace is over). The task ends normally:
+            # Python 3.11's start_server callback logs a cancelled task as an error.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)

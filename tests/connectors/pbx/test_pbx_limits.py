@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -73,8 +74,6 @@ def test_gate_allow_list_and_bad_entries() -> None:
 
 
 def test_throttle_says_how_many_it_left_out(caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
     throttle = LogThrottle(logging.getLogger("test.throttle"), interval=0.2)
     caplog.set_level(logging.WARNING, logger="test.throttle")
     for _ in range(100):
@@ -244,3 +243,25 @@ async def test_agi_session_timeout_closes_a_session_whose_exec_never_returns() -
         assert time.monotonic() - started < 1.5
         writer.close()
         await leg.close()
+
+
+async def test_stop_cancels_a_stuck_call_without_an_error_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from connectors.pbx.audiosocket import AudioSocketServer
+
+    async def stuck(transport: CallTransport) -> None:
+        await asyncio.Event().wait()  # ignores the hang-up: only cancellation ends it
+
+    server = AudioSocketServer(stuck, "127.0.0.1", 0)
+    await server.start()
+    client = AudioSocketClient("127.0.0.1", server.port)
+    await client.connect()
+    await asyncio.sleep(0.1)
+    caplog.set_level(logging.ERROR)
+    started = time.monotonic()
+    await server.stop(grace=0.1)
+    await asyncio.sleep(0.05)  # the loop runs the connection task's done callbacks
+    assert time.monotonic() - started < 2.0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await client.close()
