@@ -170,7 +170,8 @@ class BotServer:
             self.settings.journal,
             self.settings.recordings,
             self.shop.db,
-            worker_id=orders.worker_id if orders is not None else "",
+            worker=orders.identity if orders is not None else None,
+            worker_timeout=self.settings.shop.orders.worker_timeout,
             registry=self.metrics.registry,
         )
         self.journal.start()

@@ -21,7 +21,16 @@ import sqlalchemy as sa
 
 from bot.journal.recorder import SUFFIX
 from connectors.shop.database import ShopDatabase
-from connectors.shop.schema import bot_call_events, bot_call_turns, bot_calls, utc, utc_text
+from connectors.shop.order_writes import _worker_rows
+from connectors.shop.schema import (
+    bot_call_events,
+    bot_call_turns,
+    bot_calls,
+    parse_time,
+    utc,
+    utc_text,
+)
+from connectors.shop.workers import WorkerIdentity, is_dead
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -145,6 +154,43 @@ async def delete_calls_before(db: ShopDatabase, before: datetime) -> int:
         total += count
         if count < CHUNK:
             return total
+
+
+async def close_interrupted(db: ShopDatabase, me: WorkerIdentity, timeout: float) -> int:
+    """Calls still «active» whose worker is dead (crashed, stopped, silent for ``timeout``
+    seconds: :func:`connectors.shop.workers.is_dead`) end as ``error`` / ``interrupted`` at
+    their last event; their count."""
+    t, e = bot_calls.c, bot_call_events.c
+
+    def _close(conn: sa.Connection) -> int:
+        active = conn.execute(
+            sa.select(t.id, t.worker_id, t.started_at).where(t.result == "active")
+        ).all()
+        owners = {str(r.worker_id) for r in active if r.worker_id}
+        rows = _worker_rows(conn, owners) if owners else {}
+        now = utc()
+        closed = 0
+        for key, worker, started in active:
+            if worker is None or worker == me.id:
+                continue
+            if not is_dead(rows.get(str(worker)), me, now, timeout):
+                continue
+            last = conn.execute(sa.select(sa.func.max(e.t)).where(e.call == key)).scalar()
+            seconds = float(last or 0.0)
+            conn.execute(
+                bot_calls.update()
+                .where(t.id == key, t.result == "active")
+                .values(
+                    result="error",
+                    end_reason="interrupted",
+                    duration_s=round(seconds, 3),
+                    ended_at=utc_text(parse_time(str(started)) + timedelta(seconds=seconds)),
+                )
+            )
+            closed += 1
+        return closed
+
+    return await db.write(_close)
 
 
 def days_ago(days: int, now: datetime | None = None) -> datetime:

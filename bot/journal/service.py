@@ -19,10 +19,16 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter
 
 from bot.journal.recorder import CallRecorder, Recordings
-from bot.journal.retention import days_ago, delete_calls_before, delete_recordings_before
+from bot.journal.retention import (
+    close_interrupted,
+    days_ago,
+    delete_calls_before,
+    delete_recordings_before,
+)
 from bot.journal.settings import JournalSettings, RecordingSettings
 from bot.journal.store import CallJournal, CallStore
 from connectors.shop.database import ShopDatabase
+from connectors.shop.workers import WorkerIdentity
 
 if TYPE_CHECKING:
     from bot.session import CallSession
@@ -54,10 +60,13 @@ class Journal:
         recordings: RecordingSettings,
         db: ShopDatabase,
         *,
-        worker_id: str = "",
+        worker: WorkerIdentity | None = None,
+        worker_timeout: float = 60.0,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = journal
+        self.worker = worker
+        self.worker_timeout = worker_timeout
         self.recording_settings = recordings
         self.db = db
         on_drop = None
@@ -69,7 +78,7 @@ class Journal:
             )
             on_drop = dropped.inc
         self.store = (
-            CallStore(db, journal, worker_id=worker_id, on_drop=on_drop)
+            CallStore(db, journal, worker_id=worker.id if worker else "", on_drop=on_drop)
             if journal.enabled
             else None
         )
@@ -79,7 +88,7 @@ class Journal:
     def start(self) -> None:
         if self.store is not None:
             self.store.start()
-        if self.settings.keep_days or self.recording_settings.keep_days:
+        if self.store is not None:
             self._cleanup = asyncio.create_task(self._clean_up_every(), name="journal-cleanup")
 
     async def stop(self) -> None:
@@ -108,8 +117,12 @@ class Journal:
         return AttachedCall(journal, recorder)
 
     async def clean_up(self) -> None:
-        """Recordings older than ``recordings.keep_days``, calls older than
-        ``journal.keep_days``."""
+        """Calls of a crashed worker end as interrupted; recordings older than
+        ``recordings.keep_days`` and calls older than ``journal.keep_days`` go."""
+        if self.worker is not None and self.store is not None:
+            closed = await close_interrupted(self.db, self.worker, self.worker_timeout)
+            if closed:
+                log.warning("calls of a crashed process closed", extra={"calls": closed})
         keep = self.recording_settings.keep_days
         if keep and self.recordings is not None:
             gone = await delete_recordings_before(self.db, self.recordings.root, days_ago(keep))

@@ -4,6 +4,7 @@ a database that is down or slow never holds a call up, and a voice call with its
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -253,4 +254,35 @@ async def test_the_clean_up_deletes_old_recordings_and_calls(
     kept = {r["call_id"]: r["recording"] for r in rows(db, bot_calls)}
     assert kept == {"new": "new.opus", "week": None}, "calls past journal.keep_days are gone"
     assert {e["call"] for e in rows(db, bot_call_events)} == {r["id"] for r in rows(db, bot_calls)}
+    await journal.stop()
+
+
+async def test_calls_of_a_crashed_worker_end_as_interrupted(db: ShopDatabase) -> None:
+    from connectors.shop import order_writes
+    from connectors.shop.schema import utc
+    from connectors.shop.workers import WorkerIdentity
+
+    me, alive, dead = (WorkerIdentity.current() for _ in range(3))
+    dead = dataclasses.replace(dead, pid=2**22 + 7, pid_start="1")  # no such process
+    alive = dataclasses.replace(alive, host="another-host")  # its heartbeat is fresh
+    for worker in (me, alive, dead):
+        await db.write(lambda conn, w=worker: order_writes.touch_worker(conn, w, utc()))
+    journal = Journal(JournalSettings(flush_s=0.02), RecordingSettings(enabled=False), db,
+                      worker=me)  # fmt: skip
+    assert journal.store is not None
+    journal.store.start()
+    for worker in (me, alive, dead):
+        journal.store.worker_id = worker.id
+        bus = EventBus(worker.id)
+        bus.subscribe(journal.store.open_call(context(worker.id)))
+        bus.publish(CallBegan(connector="test"))
+        bus.publish(BotSaid(text="Назовите артикул", key="utter_ask_article"))
+    await journal.store.flush()
+    await journal.clean_up()
+    result = {r["call_id"]: (r["result"], r["end_reason"]) for r in rows(db, bot_calls)}
+    assert result == {
+        me.id: ("active", ""),
+        alive.id: ("active", ""),
+        dead.id: ("error", "interrupted"),
+    }
     await journal.stop()
