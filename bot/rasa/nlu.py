@@ -168,3 +168,15 @@ async def understand(
     if fell_back and bus is not None:
         bus.publish(NluFellBack(engine="rasa", reason=fell_back))
     return parse
+
+
+def keep_engine(current: NluEngine, new: NluEngine) -> NluEngine:
+    """The engine for the next calls once ``new`` (an embedded model, e.g. activated in the
+    editors' console) replaces ``current``: with ``nlu.engine: rasa`` Rasa still parses and
+    ``new`` becomes its fallback and number reader."""
+    if not isinstance(current, RasaNluEngine) or isinstance(new, RasaNluEngine):
+        return new
+    engine = RasaNluEngine.__new__(RasaNluEngine)
+    engine.__dict__.update(new.__dict__)
+    engine.rasa, engine.client = current.rasa, current.client
+    return engine

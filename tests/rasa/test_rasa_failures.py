@@ -21,7 +21,7 @@ from bot.config import ConfigError, load_settings
 from bot.events import EventBus
 from bot.metrics import CallMetrics
 from bot.rasa.client import RasaUnavailable
-from bot.rasa.nlu import understand
+from bot.rasa.nlu import RasaNluEngine, keep_engine, understand
 from bot.rasa.policy import RasaPolicy
 from bot.rasa.settings import RasaSettings
 from dialogs.actions import Order
@@ -210,3 +210,11 @@ def test_the_settings_name_known_engines() -> None:
     ):
         with pytest.raises(ConfigError):
             load_settings(environ=environ)
+
+
+def test_a_new_embedded_model_keeps_rasa_in_front(engine: NluEngine) -> None:
+    current = rasa_nlu(engine, RasaSettings(url="http://127.0.0.1:1"))
+    kept = keep_engine(current, engine)
+    assert isinstance(kept, RasaNluEngine) and kept.model is engine.model
+    assert kept.client is current.client and kept.parse("да", "yes_no").intent == "affirm"
+    assert keep_engine(engine, current) is current and keep_engine(engine, engine) is engine
