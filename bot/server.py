@@ -21,6 +21,7 @@ import logging
 import re
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -43,7 +44,13 @@ from bot.tools.mail_sink import start_mail_sink
 from bot.voice import VoiceServices
 from connectors.pbx.asterisk import AsteriskConnector
 from connectors.pbx.sip_server import SipEndpoint
-from connectors.pbx.telphin import add_telphin_routes, fallback_reply, telphin_handler
+from connectors.pbx.telphin import (
+    TelphinReply,
+    TelphinRequest,
+    add_telphin_routes,
+    fallback_reply,
+    telphin_handler,
+)
 from connectors.pbx.transport import CallTransport
 from connectors.pbx.websocket_base import websocket_handler
 
@@ -228,7 +235,11 @@ class BotServer:
             case2 = TelphinCase2(self.services, self.router, self.public_sounds, public)
             case2.subscribers.append(self.metrics)
             self.telphin = case2
-            telphin = telphin_handler(case2.decide, fallback=fallback_reply())
+            decide: Callable[[TelphinRequest], Awaitable[TelphinReply]] = case2.decide
+            if self.journal is not None:  # the requests' calls in the journal too
+                decide, recorded = self.journal.telphin(decide)
+                case2.subscribers.append(recorded)
+            telphin = telphin_handler(decide, fallback=fallback_reply())
             add_telphin_routes(app, "/telphin", telphin)
             add_telphin_routes(app, "/telphin/{secret}", telphin)
             app.router.add_routes([case2.sound_route()])

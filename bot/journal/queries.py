@@ -53,6 +53,8 @@ REASONS = {
     "max_call_length": "слишком долгий звонок",
     "shutdown": "остановка сервера",
     "rasa_unavailable": "Rasa недоступна",
+    "greeting_done": "поздоровался, дальше по схеме АТС",  # Telphin Call Interactive
+    "status_done": "назвал статус, дальше по схеме АТС",
 }
 # past the longest call (voice.max_call_seconds, 600 s) a call still «active» was cut off by a
 # crash of its server

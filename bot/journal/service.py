@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter
 
+from bot.call_context import context_for
+from bot.events import CallBegan, CallEvent, Subscriber
 from bot.journal.recorder import CallRecorder, Recordings
 from bot.journal.retention import (
     close_interrupted,
@@ -27,8 +30,11 @@ from bot.journal.retention import (
 )
 from bot.journal.settings import JournalSettings, RecordingSettings
 from bot.journal.store import CallJournal, CallStore
+from connectors.pbx.telphin import TelphinReply, TelphinRequest
+from connectors.pbx.transport import CallInfo
 from connectors.shop.database import ShopDatabase
 from connectors.shop.workers import WorkerIdentity
+from dialogs.context import CallContext
 
 if TYPE_CHECKING:
     from bot.session import CallSession
@@ -115,6 +121,36 @@ class Journal:
         if journal is not None:
             session.subscribe(journal)
         return AttachedCall(journal, recorder)
+
+    def telphin(
+        self, decide: Callable[[TelphinRequest], Awaitable[TelphinReply]]
+    ) -> tuple[Callable[[TelphinRequest], Awaitable[TelphinReply]], Subscriber]:
+        """Telphin Call Interactive requests into the journal (no audio): ``decide`` wrapped
+        to know each request's caller and called number, and the subscriber for
+        ``TelphinCase2.subscribers`` that finds them by call id."""
+        contexts: dict[str, CallContext] = {}
+        journals: dict[str, CallJournal] = {}
+
+        async def decide_recorded(request: TelphinRequest) -> TelphinReply:
+            called = request.called_did or request.called_extension
+            info = CallInfo(request.call_id, request.caller, called, "telphin")
+            contexts[request.call_id] = context_for(info)
+            try:
+                return await decide(request)
+            finally:
+                contexts.pop(request.call_id, None)
+                journals.pop(request.call_id, None)
+
+        def subscriber(event: CallEvent) -> None:
+            if self.store is None:
+                return
+            if isinstance(event, CallBegan) and event.call_id in contexts:
+                journals[event.call_id] = self.store.open_call(contexts[event.call_id])
+            journal = journals.get(event.call_id)
+            if journal is not None:
+                journal(event)
+
+        return decide_recorded, subscriber
 
     async def clean_up(self) -> None:
         """Calls of a crashed worker end as interrupted; recordings older than

@@ -286,3 +286,33 @@ async def test_calls_of_a_crashed_worker_end_as_interrupted(db: ShopDatabase) ->
         dead.id: ("error", "interrupted"),
     }
     await journal.stop()
+
+
+async def test_telphin_requests_are_calls_in_the_journal(db: ShopDatabase) -> None:
+    from connectors.pbx.telphin import TelphinReply, TelphinRequest
+
+    journal = Journal(JournalSettings(flush_s=0.02), RecordingSettings(enabled=False), db)
+    assert journal.store is not None
+    journal.store.start()
+    subscribers: list[Any] = []
+
+    async def decide(request: TelphinRequest) -> TelphinReply:  # as TelphinCase2.decide does
+        bus = EventBus(request.call_id)
+        for subscriber in subscribers:
+            bus.subscribe(subscriber)
+        bus.publish(CallBegan(connector="telphin", scenario="greeting"))
+        bus.publish(CallerNameSet(name="Иван 2(3)"))
+        bus.publish(BotSaid(text="Здравствуйте, Иван!", key="utter_greet_name"))
+        bus.publish(CallEnded(reason="scheme_continues"))
+        return TelphinReply(caller_name="Иван 2(3)")
+
+    recorded, subscriber = journal.telphin(decide)
+    subscribers.append(subscriber)
+    request = TelphinRequest("tel-1", "+7 (960) 777-55-77", called_did="78123098635")
+    assert (await recorded(request)).caller_name == "Иван 2(3)"
+    await journal.store.flush()
+    [row] = rows(db, bot_calls)
+    assert (row["call_id"], row["caller"], row["called"]) == ("tel-1", "9607775577", "78123098635")
+    assert row["connector"] == "telphin" and row["caller_name"] == "Иван 2(3)"
+    assert row["result"] == "hangup" and row["scenario"] == "greeting"
+    await journal.stop()
