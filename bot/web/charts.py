@@ -111,16 +111,23 @@ def stacked_bars(
 
 
 def hbars(
-    label: str, items: Sequence[tuple[str, float]], *, unit: str = "", color: str = "#2371b8"
+    label: str,
+    items: Sequence[tuple[str, float]],
+    *,
+    unit: str = "",
+    color: str = "#2371b8",
+    width: int = 420,
+    label_w: int = 180,
 ) -> Markup:
-    row, label_w, width = 24, 230, 720
+    row = 24
     height = max(row, row * len(items)) + 6
     top = max((v for _, v in items), default=0) or 1
     body = []
     for i, (name, value) in enumerate(items):
         y = 3 + i * row
-        w = (width - label_w - 70) * value / top
-        short = name if len(name) <= 36 else name[:35] + "…"
+        w = (width - label_w - 40) * value / top
+        room = label_w // 7
+        short = name if len(name) <= room else name[: room - 1] + "…"
         body.append(
             f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" {FONT}>{escape(short)}</text>'
             f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" height="{row - 8}" '

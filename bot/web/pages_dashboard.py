@@ -24,7 +24,7 @@ from bot.web.layout import page, render
 OUTCOME_TITLES = {
     "order": "заказ принят",
     "transfer": "переведён на оператора",
-    "hangup": "без заказа (положили трубку)",
+    "hangup": "без заказа",
     "error": "ошибка",
 }
 
@@ -55,6 +55,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             {"p50": data.conversion},
             {"p50": "заказы"},
             unit=" %",
+            width=420,
+            height=200,
         ),
         "gaps": charts.lines(
             "Пауза перед ответом бота по дням",
@@ -62,6 +64,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             {"p50": data.gap_p50, "p95": data.gap_p95},
             {"p50": "медиана", "p95": "95-й процентиль"},
             unit=" с",
+            width=420,
+            height=200,
         ),
         "confidence": charts.stacked_bars(
             "Уверенность распознавания",
