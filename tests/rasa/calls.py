@@ -49,9 +49,10 @@ async def text_call(
     **dialog_settings: Any,
 ) -> AsyncIterator[tuple[TextConversation, ShopDatabase]]:
     db = await ShopDatabase.open(ShopSettings(url=stack.shop_url))
+    before = list(getattr(engine, "_sorted_articles", DEMO_ARTICLES))
     try:
         settings = RasaSettings(url=stack.rasa_url, **(rasa or {}))
-        engine.set_articles(await db.articles())
+        engine.set_articles(await db.articles())  # the session's engine: given back below
         understanding = rasa_nlu(engine, settings) if nlu == "rasa" else engine
         ports = ShopPorts(catalog=db, customers=db, names=OfflineNameCleaner())
         dialog_config = dataclasses.replace(DialogSettings(), engine=dialog, **dialog_settings)
@@ -67,6 +68,7 @@ async def text_call(
         )
         yield conversation, db
     finally:
+        engine.set_articles(before)
         await db.close()
 
 
