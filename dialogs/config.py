@@ -16,6 +16,9 @@ class DialogSettings:
     max_misunderstandings: int = 3  # not understood N times in a row ➜ operator
     max_silences: int = 3  # no answer N times in a row ➜ operator
     min_article_confidence: float = 0.6  # a near article below this is not even offered
+    # a goodbye heard less surely than this (and without «до свидания») is a misunderstanding:
+    # a misheard «семь» («Сим») must not end the call
+    min_goodbye_confidence: float = 0.7
     read_back: bool = True  # read the whole order back and save it only after «да»
     max_quantity: int = 1000
     operator: str = "operator"  # transfer target: queue, extension or SIP URI
@@ -32,7 +35,8 @@ class DialogSettings:
         for name in ("max_article_failures", "max_misunderstandings", "max_silences"):
             if getattr(self, name) < 1:
                 raise ValueError(f"dialog.{name} must be at least 1")
-        if not 0.0 <= self.min_article_confidence <= 1.0:
-            raise ValueError("dialog.min_article_confidence must be between 0 and 1")
+        for name in ("min_article_confidence", "min_goodbye_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"dialog.{name} must be between 0 and 1")
         if self.max_quantity < 1:
             raise ValueError("dialog.max_quantity must be at least 1")

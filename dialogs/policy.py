@@ -156,7 +156,7 @@ class DialogPolicy(OrderTaking, ReadBack):
             return self._transfer("caller_request")
         if parse.intent == "repeat":
             return list(self.prompt)
-        if parse.intent == "goodbye" and not parse.first("number"):
+        if parse.intent == "goodbye" and not parse.first("number") and self._sure_goodbye(parse):
             return self._caller_goodbye()
         handler = {
             "menu": self._menu_said,
@@ -226,6 +226,12 @@ class DialogPolicy(OrderTaking, ReadBack):
         return self._misunderstood()
 
     # -- endings ---------------------------------------------------------------------------
+
+    def _sure_goodbye(self, parse: Parse) -> bool:
+        """A goodbye ends the call only when it is sure or says «до свидания»."""
+        if parse.confidence >= self.settings.min_goodbye_confidence:
+            return True
+        return "свидан" in parse.text.lower()
 
     def _caller_goodbye(self) -> list[Action]:
         if self.state in UNCONFIRMED and self.lines:

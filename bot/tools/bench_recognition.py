@@ -9,9 +9,11 @@ trip). The demo catalog holds each article and one near neighbour.
 1. **Single shot**: every phrase through the real path — 8 kHz audio ➜ the configured
    recognizer with the dialog's hint (``Hints(expect)``, as the call session passes it) ➜
    ``NluEngine.parse(text, expect)`` — scored per voice and per article style. With
-   ``nbest`` the same phrases also go through Whisper with a beam search whose runner-up
-   hypotheses the NLU reads against the catalog (``parse(…, alternatives=…)``: what the
-   session gains once it passes them on).
+   ``nbest`` the same phrases also go through Whisper with a beam search at the digit
+   prompts (``voice.asr.options.beam_sizes``: ``single_shot_beam``, its best hypothesis only,
+   as the session takes it today) and with its runner-up hypotheses read by the NLU against
+   the catalog (``parse(…, alternatives=…)``: ``single_shot_nbest``, what the session gains
+   once it passes them on).
 2. **Simulated calls**: one whole call per article through the real voice session
    (:class:`~bot.tools.simulated_call.SimulatedCaller`, fast mode), the caller answering
    from what the bot just said (:class:`~bot.tools.recognition_caller.RecognitionCaller`),
@@ -265,6 +267,9 @@ async def run_recognition_bench(
                 )
             }
             if nbest is not None:
+                entry["single_shot_beam"] = await single_shot(
+                    services, nbest, voice, items, alternatives=False
+                )
                 entry["single_shot_nbest"] = await single_shot(
                     services, nbest, voice, items, alternatives=True
                 )

@@ -156,14 +156,15 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{name:9} {style:8} {fig['exact']:>14.0%} {fig['read_right']:>10.0%}"
                 f" {fig['offered_right']:>8.0%} {quantities:>10}"
             )
-        nbest = entry.get("single_shot_nbest")
-        if nbest:
-            print(
-                f"{name:9} {'n-best':8} {nbest['articles']['exact']:>14.0%}"
-                f" {nbest['articles']['read_right']:>10.0%}"
-                f" {nbest['articles']['offered_right']:>8.0%}"
-                f" {nbest['quantities']['exact']:>10.0%}"
-            )
+        for variant, label in (("single_shot_beam", "beam"), ("single_shot_nbest", "n-best")):
+            other = entry.get(variant)
+            if other:
+                print(
+                    f"{name:9} {label:8} {other['articles']['exact']:>14.0%}"
+                    f" {other['articles']['read_right']:>10.0%}"
+                    f" {other['articles']['offered_right']:>8.0%}"
+                    f" {other['quantities']['exact']:>10.0%}"
+                )
         for kind, calls in entry["calls"].items():
             print(
                 f"{name:9} calls, {kind}: {calls['intended']}/{calls['calls']} intended,"
@@ -177,28 +178,33 @@ def plot(report: dict[str, Any], path: Path) -> None:
     from bot.tools.plots import plt
 
     sets = list(report["sets"])
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
     ax = axes[0]
     labels: list[str] = []
-    exact: list[float] = []
-    read: list[float] = []
+    bars: dict[str, list[float]] = {"exact": [], "read right": [], "read right, n-best": []}
     for name in sets:
-        single = report["sets"][name]["single_shot"]
-        for style, fig_ in single["by_style"].items():
+        entry = report["sets"][name]
+        single, nbest = entry["single_shot"], entry.get("single_shot_nbest")
+        for style, figures in single["by_style"].items():
             labels.append(f"{name}\n{style}")
-            exact.append(fig_["exact"])
-            read.append(fig_["read_right"])
+            bars["exact"].append(figures["exact"])
+            bars["read right"].append(figures["read_right"])
+            bars["read right, n-best"].append(
+                nbest["by_style"][style]["read_right"] if nbest else 0.0
+            )
         labels.append(f"{name}\nquantity")
-        exact.append(single["quantities"]["exact"])
-        read.append(single["quantities"]["exact"])
-    xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], exact, width=0.4, label="exact")
-    ax.bar([x + 0.2 for x in xs], read, width=0.4, label="read right (regrouped too)")
-    ax.axhline(0.9, color="red", linestyle="--", linewidth=1, label="target 90 % (articles)")
-    ax.set_xticks(list(xs), labels, fontsize=7)
-    ax.set_ylim(0, 1.05)
-    ax.set_title("single shot: Whisper with the dialog's hint ➜ NLU")
-    ax.legend(fontsize=7)
+        bars["exact"].append(single["quantities"]["exact"])
+        bars["read right"].append(single["quantities"]["exact"])
+        bars["read right, n-best"].append(nbest["quantities"]["exact"] if nbest else 0.0)
+    width = 0.27
+    for i, (label, values) in enumerate(bars.items()):
+        ax.bar([x + (i - 1) * width for x in range(len(labels))], values, width, label=label)
+    ax.axhline(0.9, color="red", linestyle="--", linewidth=1, label="target: articles 90 %")
+    ax.axhline(0.95, color="purple", linestyle=":", linewidth=1, label="target: quantities 95 %")
+    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    ax.set_ylim(0, 1.1)
+    ax.set_title("single shot: 8 kHz ➜ Whisper with the dialog's hint ➜ NLU", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
     ax = axes[1]
     groups: list[str] = []
     parts: dict[str, list[int]] = {"intended": [], "handoff": [], "other": []}
@@ -211,21 +217,16 @@ def plot(report: dict[str, Any], path: Path) -> None:
             wrong.append(calls["wrong_items"])
     bottom = [0] * len(groups)
     colours = {"intended": "tab:green", "handoff": "tab:orange", "other": "tab:grey"}
-    for key, values in parts.items():
-        ax.bar(range(len(groups)), values, bottom=bottom, label=key, color=colours[key])
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    for key, counts in parts.items():
+        ax.bar(range(len(groups)), counts, bottom=bottom, label=key, color=colours[key])
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     for x, (top, w) in enumerate(zip(bottom, wrong, strict=True)):
-        ax.text(
-            x,
-            top + 0.5,
-            f"wrong items: {w}",
-            ha="center",
-            fontsize=8,
-            color="red" if w else "black",
-        )
+        colour = "red" if w else "black"
+        ax.text(x, top + 0.5, f"wrong items: {w}", ha="center", fontsize=8, color=colour)
+    ax.set_ylim(0, max(bottom, default=1) * 1.15)
     ax.set_xticks(range(len(groups)), groups, fontsize=8)
-    ax.set_title("simulated calls (honest caller vs always «да»)")
-    ax.legend(fontsize=7)
+    ax.set_title("simulated calls through the voice session", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -22,7 +22,9 @@ def add_recognition_parser(bench_commands: argparse._SubParsersAction[Any]) -> N
     parser.add_argument("--quantities", type=int, default=30)
     parser.add_argument("--calls", type=int, default=None, help="calls per voice and caller")
     parser.add_argument("--sets", default=",".join(SETS), help="human,festival")
-    parser.add_argument("--no-nbest", action="store_true", help="skip the n-best single shot")
+    parser.add_argument(
+        "--no-nbest", action="store_true", help="skip the beam and n-best single shots"
+    )
 
 
 def cmd_recognition(settings: Settings, args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from dialogs.policy import RESPONSES, DialogPolicy
 from dialogs.ports import ShopPorts
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
+from nlu.types import Parse
 from tests.conftest import DEMO_ARTICLES, ROOT
 
 
@@ -231,3 +232,19 @@ async def test_the_policy_tells_what_it_expects(nlu: NluEngine) -> None:
     assert call.policy.expect == "quantity"
     await call.say("две")
     assert call.policy.expect == "yes_no"
+
+
+async def test_an_unsure_goodbye_does_not_end_the_call(nlu: NluEngine) -> None:
+    call = Call(nlu)
+    await call.start()
+    await call.say("артикул 4512")
+    misheard = Parse("Сим", "goodbye", 0.475)  # «семь», as Whisper wrote it
+    answer = await call._step(UserSaid(misheard))
+    assert keys_of(answer) == ["utter_ask_quantity_again"]
+    assert not call.policy.ended
+    farewell = await call._step(UserSaid(Parse("я передумал, до свидания", "goodbye", 0.62)))
+    assert "utter_goodbye" in keys_of(farewell) and call.policy.ended
+    sure = Call(nlu)
+    await sure.start()
+    await sure.say("артикул 4512")
+    assert "utter_goodbye" in keys_of(await sure._step(UserSaid(Parse("пока", "goodbye", 0.94))))
