@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.rasa.nlu import keep_engine
 from bot.web.app import Console, console
 from bot.web.audit import sha256
 from bot.web.forms import read_form, text
@@ -113,7 +114,8 @@ async def activate(request: web.Request) -> web.StreamResponse:
     await state.history.ensure_baseline("nlu", old)
     articles = await state.db.articles()
     engine = await asyncio.to_thread(state.trainer.activate, articles)
-    state.services.nlu = engine  # calls that start from now on use it
+    # calls that start from now on use it (behind Rasa when nlu.engine is rasa)
+    state.services.nlu = keep_engine(state.services.nlu, engine)
     state.nlu_draft.unlink(missing_ok=True)
     before = f"macro F1 {comparison.active['macro_f1']:.3f}" if comparison.active else "—"
     after = f"macro F1 {comparison.candidate['macro_f1']:.3f}"
