@@ -22,9 +22,9 @@ from tests.web.test_web_browser import ARGS, CHROMIUM, SHOTS
 Site = tuple[str, Host, dict[str, str]]
 
 
-async def shot(page: Page, name: str) -> None:
+async def shot(page: Page, name: str, *, full_page: bool = False) -> None:
     if SHOTS:
-        await page.screenshot(path=str(REPO / "docs" / f"{name}.png"), full_page=False)
+        await page.screenshot(path=str(REPO / "docs" / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ async def test_filter_open_play_and_export(supervisor: Page, site: Site, tmp_pat
     await page.click("button.speed[data-rate='1']")
     await audio.evaluate("a => a.pause()")
     await page.evaluate("window.scrollTo(0, 0)")
-    await shot(page, "journal-call")
+    await shot(page, "journal-call", full_page=True)
 
 
 async def test_the_dashboard(supervisor: Page) -> None:
