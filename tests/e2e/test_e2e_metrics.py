@@ -37,6 +37,7 @@ async def server(tmp_path: Path) -> AsyncIterator[BotServer]:
     settings.server.asterisk.agi_port = 0
     settings.server.managers_file = None
     settings.server.sip.enabled = False  # SIP has its own tests; its fixed port would collide
+    settings.recordings = dataclasses.replace(settings.recordings, dir=tmp_path / "recordings")
     settings.server.transcripts_dir = None
     settings.server.shutdown_grace = 0.5
     settings.server.metrics_interval_s = 0.2
