@@ -4,6 +4,9 @@ simulated caller's answers and the scoring of a call."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from bot.events import BotSaid
@@ -138,15 +141,17 @@ def item(article: str, quantity: int) -> dict[str, object]:
 
 def test_a_call_is_scored_intended_handoff_or_other_with_its_wrong_items() -> None:
     c = caller()
-    ok = [
+    ok: list[dict[str, Any]] = [
         {"type": "draft", "items": [item("4512", 2)]},
         {"type": "order", "status": "принят успешно", "items": [item("4512", 2)]},
     ]
     assert call_outcome(ok, MEANT, "принят успешно", c)["outcome"] == "intended"
-    wrong = [{"type": "order", "status": "принят успешно", "items": [item("4513", 2)]}]
+    wrong: list[dict[str, Any]] = [
+        {"type": "order", "status": "принят успешно", "items": [item("4513", 2)]}
+    ]
     scored = call_outcome(wrong, MEANT, "принят успешно", c)
     assert scored["outcome"] == "other" and scored["wrong_items"] == ["4513×2"]
-    handed = [
+    handed: list[dict[str, Any]] = [
         {"type": "draft", "items": [item("4512", 12)]},
         {"type": "order", "status": "переведен на оператора", "items": []},
         {"type": "transfer", "target": "operator", "reason": "article_not_recognized"},
@@ -154,3 +159,73 @@ def test_a_call_is_scored_intended_handoff_or_other_with_its_wrong_items() -> No
     scored = call_outcome(handed, MEANT, "принят успешно", c)
     assert scored["outcome"] == "handoff" and scored["reason"] == "article_not_recognized"
     assert scored["wrong_items"] == ["4512×12"]  # a draft is saved too
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def row(kind: str, style: str, reading: str, heard: str = "142") -> dict[str, object]:
+    return {
+        "kind": kind,
+        "style": style,
+        "value": "142",
+        "said": "",
+        "heard": heard,
+        "reading": reading,
+        "got": "",
+    }
+
+
+def test_the_report_scores_readings_causes_and_calls(tmp_path: Path, capsys: Any) -> None:
+    from bot.cli import build_parser
+    from bot.tools.bench_recognition_report import calls_summary, plot, print_table, summary
+
+    rows = [
+        row("article", "whole", "exact"),
+        row("article", "whole", "regrouped"),
+        row("article", "pairs", "near"),
+        row("article", "pairs", "none", heard="Ки."),
+        row("quantity", "quantity", "exact"),
+        row("quantity", "quantity", "none", heard="8 8 8 8 8 8 8 8 8 8"),
+    ]
+    single = summary(rows)
+    assert single["articles"]["exact"] == 0.25 and single["articles"]["read_right"] == 0.5
+    assert single["articles"]["offered_right"] == 0.75
+    assert single["by_style"]["whole"]["read_right"] == 1.0
+    assert single["quantities"]["exact"] == 0.5
+    assert single["misses_by_cause"] == {
+        "one digit off (offered, asked)": 1,
+        "no number in the words written": 1,
+        "decoding loop (a word written again and again)": 1,
+    }
+    call = {
+        "article": "142",
+        "style": "whole",
+        "quantity": 2,
+        "outcome": "intended",
+        "reason": "",
+        "wrong_items": [],
+        "turns": 6,
+        "article_attempts": 1,
+        "keypad": False,
+        "unanswered": [],
+    }
+    calls = calls_summary([call, {**call, "outcome": "handoff", "reason": "silence"}])
+    assert (calls["intended"], calls["handoff"], calls["intended_or_handoff"]) == (1, 1, 1.0)
+    assert calls["handoff_reasons"] == {"silence": 1} and calls["wrong_items"] == 0
+    report = {
+        "sets": {
+            "human": {
+                "single_shot": single,
+                "single_shot_nbest": single,
+                "calls": {"honest": calls},
+            }
+        }
+    }
+    print_table(report)
+    printed = capsys.readouterr().out
+    assert "human     all" in printed and "1/2 intended" in printed and "wrong items 0" in printed
+    plot(report, tmp_path / "recognition.png")
+    assert (tmp_path / "recognition.png").stat().st_size > 10_000
+    args = build_parser().parse_args(["bench", "recognition", "--per-style", "2", "--calls", "3"])
+    assert (args.per_style, args.calls, args.sets) == (2, 3, "human,festival")
