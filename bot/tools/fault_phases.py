@@ -322,10 +322,17 @@ async def soak(run: Run, bot: ServeProcess, calls: int, minutes: float) -> dict[
         while time.monotonic() < stop_at and bot.alive():
             results.append(await run.call("soak", bot))
 
+    lags: list[float] = []  # /healthz round trips: how late the server's event loop runs
+
     async def sampler() -> None:
         while time.monotonic() < stop_at and bot.alive():
             await asyncio.sleep(5.0)
             samples.append((round(time.monotonic() - began, 1), round(bot.rss_mb(), 1)))
+            asked = time.monotonic()
+            if await healthy(bot.http()):
+                lags.append(time.monotonic() - asked)
+            else:
+                lags.append(float("inf"))
 
     await asyncio.gather(sampler(), *(caller() for _ in range(calls)))
     samples.append((round(time.monotonic() - began, 1), round(bot.rss_mb(), 1)))
@@ -341,4 +348,17 @@ async def soak(run: Run, bot: ServeProcess, calls: int, minutes: float) -> dict[
             "max": max(s[1] for s in samples),
         },
         "rss_samples": samples,
+        "healthz_ms": _spread(lags),
     }
+
+
+def _spread(values: list[float]) -> dict[str, float | int]:
+    """Median, 95th percentile and maximum in ms; ``failed``: no answer within 3 s."""
+    answered = sorted(v for v in values if v != float("inf"))
+    if not answered:
+        return {"failed": len(values)}
+
+    def at(q: float) -> float:
+        return round(answered[min(len(answered) - 1, int(q * len(answered)))] * 1000, 1)
+
+    return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0), "failed": len(values) - len(answered)}
