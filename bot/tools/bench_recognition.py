@@ -65,6 +65,7 @@ SETS = ("human", "festival")
 CALLER = "+79031112233"  # a demo caller (greeted by name)
 CALLED = "78123098635"
 LINE_RATE = 8000
+LINE_MARGIN_S = 0.3  # silence around a synthesized phrase, as around the human set's
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +112,10 @@ class VoiceUnderTest:
 
 
 def line_audio(audio: Audio) -> Audio:
-    """What a G.711 line delivers: 8 kHz, through μ-law and back."""
-    line = audio.resample(LINE_RATE)
+    """What a G.711 line delivers: 8 kHz with the line before and after the voice (the
+    synthesizer trims its silences; the human set has the same margins), through μ-law."""
+    pad = Audio.silence(LINE_MARGIN_S, LINE_RATE)
+    line = pad + audio.resample(LINE_RATE) + pad
     return Audio.from_samples(ulaw_decode(ulaw_encode(line.samples())), LINE_RATE)
 
 
