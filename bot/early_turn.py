@@ -76,7 +76,7 @@ class EarlyTurn:
         services = self.services
         transcript = await services.recognizer.transcribe(paused.pause.audio, Hints(expect))
         sure = (transcript.confidence or 0.0) >= services.voice.early_min_confidence
-        parse = self.nlu.parse(transcript.text.strip(), expect)
+        parse = self.nlu.parse(transcript.text.strip(), expect, transcript.alternatives)
         return transcript, sure and is_complete(parse, expect, self.nlu.article_goes_on)
 
     def finished(self) -> Spoken | None:

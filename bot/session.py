@@ -265,7 +265,9 @@ class CallSession:
             return  # noise: not a turn, not a silence; keep listening
         self._open_turn(timing, last_voice=item.last_voice)
         started = time.perf_counter()
-        parse = await understand(self.nlu, timing.text, self.runner.expect, self.bus)
+        parse = await understand(
+            self.nlu, timing.text, self.runner.expect, self.bus, transcript.alternatives
+        )
         timing.intent = parse.intent
         parse_s = time.perf_counter() - started
         await self._timed(self.runner.said(parse, source="speech"), parse_s)

@@ -11,7 +11,11 @@ from dialogs.expect import EXPECTS
 @dataclass(slots=True)
 class AsrSettings:
     engine: str = "whisper"
-    options: dict[str, Any] = field(default_factory=lambda: {"model_dir": "models/whisper-base"})
+    # a beam search (and its runner-ups for the NLU) where the caller dictates an article:
+    # human digits read right 69 % ➜ 88 % (README «Recognition accuracy»), ~2× the decoding
+    options: dict[str, Any] = field(
+        default_factory=lambda: {"model_dir": "models/whisper-base", "beam_sizes": {"article": 5}}
+    )
     timeout_s: float = 10.0  # one recognition (queueing included); past it: an operator
 
     def __post_init__(self) -> None:

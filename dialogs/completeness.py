@@ -9,8 +9,9 @@ Complete, by expectation:
 - anywhere: a request for the operator, a goodbye;
 - ``yes_no``: a yes or a no (the yes/no entity or the affirm/deny intent), with no number
   that would change the quantity being confirmed;
-- ``article``: an exact catalog article that no longer article continues («12» is not complete
-  while 1245 exists), not a suggestion;
+- ``article``: an exact catalog article of at least three digits that no longer article
+  continues («12» is not complete while 1245 exists, nor as a two-digit article: a caller who
+  dictates in groups pauses after «двенадцать»), not a suggestion;
 - ``quantity``: a quantity with a unit word, or a number that cannot go on: not a round ten,
   hundred or thousand («двадцать…» may become «двадцать пять»), no fraction;
 - ``menu``: an order / status / operator choice, or a menu key said as a number (0, 1, 2).
@@ -28,6 +29,7 @@ from nlu.types import Parse
 ALWAYS = frozenset({"ask_operator", "goodbye"})
 MENU = frozenset({"make_order", "order_status", "ask_operator"})
 MENU_NUMBERS = frozenset({"0", "1", "2"})
+MIN_EARLY_ARTICLE = 3  # digits: «12 … 45» must not end at a short catalog article «12»
 UNIT_HINTS = ("шт", "штук", "уп", "пач", "короб", "комплект", "пар", "литр", "метр", "кг")
 
 
@@ -57,7 +59,7 @@ def _yes_no(parse: Parse) -> bool:
 
 def _article(parse: Parse, article_goes_on: Callable[[str], bool]) -> bool:
     article = parse.first("article")
-    if article is None or article.match != "exact":
+    if article is None or article.match != "exact" or len(article.value) < MIN_EARLY_ARTICLE:
         return False
     return not article_goes_on(article.value)
 

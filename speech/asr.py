@@ -27,6 +27,7 @@ class Transcript:
     confidence: float | None
     duration_s: float  # audio length
     elapsed_s: float  # processing time (wall clock)
+    alternatives: tuple[str, ...] = ()  # other hypotheses, best first (a beam's runner-ups)
 
     @property
     def rtf(self) -> float:

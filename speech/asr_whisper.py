@@ -22,8 +22,9 @@ quantity) the decoder runs a beam search there instead of greedy decoding and ke
 n-best list: the best hypothesis is the transcript's text, the others are
 ``WhisperTranscript.alternatives`` for a reader that can check them against what it knows
 (``NluEngine.parse(text, expect, alternatives=…)`` against the catalog). Measured on the
-human voice set of ``bot bench recognition`` (README «Recognition accuracy»). Greedy decoding
-everywhere stays the default until the call session passes the alternatives on.
+human voice set of ``bot bench recognition`` (README «Recognition accuracy»). The engine's
+own default is greedy decoding everywhere; the bot's configuration (``voice.asr.options``)
+turns the beam on at the article prompt, and the call session passes the alternatives on.
 
 Short-window encoding (``window_s``, default 10 s): faster-whisper pads every segment to
 Whisper's 30 s window before the encoder, which costs ~0.3 s on 2 cores even for «да».

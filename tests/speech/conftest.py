@@ -49,10 +49,13 @@ def festival() -> Iterator[FestivalSynthesizer]:
 
 @pytest.fixture(scope="session")
 def say(festival: FestivalSynthesizer) -> Callable[..., Audio]:
-    """Russian speech from Festival (cached), optionally resampled: ``say(text, rate=16000)``."""
+    """Russian speech from Festival (cached), optionally resampled: ``say(text, rate=16000)``,
+    with 0.2 s of line noise before and after, as the session hands a phrase to the
+    recognizer (its pre- and post-roll): synthesized speech is trimmed of its own silence."""
 
     def speak(text: str, rate: int = 16000) -> Audio:
-        return festival.synthesize_sync(text).resample(rate)
+        speech = festival.synthesize_sync(text).resample(rate)
+        return quiet_noise(0.2, rate, seed=7) + speech + quiet_noise(0.2, rate, seed=8)
 
     return speak
 

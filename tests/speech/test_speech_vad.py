@@ -143,7 +143,8 @@ def test_a_pause_inside_a_phrase_is_announced_once_and_the_phrase_can_be_cut(
     """«двенадцать … сорок пять»: a 450 ms pause is a ``PhrasePaused`` (early silence 250 ms)
     but not the end (700 ms); ``cut`` at a pause ends the phrase with the same audio."""
     first, second = say("двенадцать", 8000), say("сорок пять", 8000)
-    signal = quiet_noise(0.5, 8000) + first + quiet_noise(0.45, 8000, seed=3) + second
+    # «say» pads each part with 0.2 s of line noise: 0.2 + 0.05 + 0.2 = a 0.45 s pause
+    signal = quiet_noise(0.3, 8000) + first + quiet_noise(0.05, 8000, seed=3) + second
     signal = signal + quiet_noise(1.5, 8000, seed=4)
     vad.reset()
     detector = EndOfPhraseDetector(vad, end_silence_ms=700)
