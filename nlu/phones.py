@@ -51,6 +51,13 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
 
 
 def normalize_phone(text: str, region: str | None = DEFAULT_REGION) -> str | None:
-    """The last 10 digits of the national number, or ``None`` if ``text`` is no phone."""
+    """The last 10 digits of the national number, or ``None`` if ``text`` is no phone.
+
+    A national number shorter than 10 digits (a 7-digit city number without its code, an
+    internal extension) gives ``None`` as well: the shop's key is exactly ten digits
+    (``connectors.shop.phone``), so such a caller is an unknown caller, not a failed look-up.
+    """
     phone = parse_phone(text, region)
-    return phone.last10 if phone else None
+    if phone is None or len(phone.national) < 10:
+        return None
+    return phone.last10

@@ -41,6 +41,7 @@ def base_config(folder: Path, *, mail_port: int, secret: str | None = None) -> d
         "mail": {"host": "127.0.0.1", "port": mail_port, "timeout": 2.0},
         "outbox": {"base_delay": 0.5, "max_delay": 2.0, "poll_interval": 0.5},
         "voice": {"tts": {"cache_dir": str(SHARED_TTS_CACHE)}},
+        "recordings": {"dir": str(folder / "recordings")},
         "server": {
             "http": {"port": 0, "secret": secret},
             "asterisk": {"audiosocket_port": 0, "agi_port": 0},

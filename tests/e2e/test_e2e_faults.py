@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +18,6 @@ from bot.tools.bench_faults import run_fault_suite
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 FUZZ_CASES = 1000
 ENDPOINTS = {"fastagi", "audiosocket", "http", "telphin", "twilio", "audio_fork", "browser"}
-# a defect the fuzzer found in code outside the connectors, reported: a caller ID that
-# normalises to fewer than 10 digits makes the shop look-up raise (see test_e2e_server)
-KNOWN_DEFECT = "phone key must be exactly 10 ASCII digits"
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +65,9 @@ def test_malformed_inputs_on_every_endpoint(suite: dict[str, Any]) -> None:
     assert fuzz["failures"] == 0, {k: r["failure_examples"] for k, r in fuzz["endpoints"].items()}
     assert fuzz["order_call_after"]
     assert suite["crash_details"]["died"] == []
-    unexplained = [e for e in suite["crash_details"]["exceptions"] if KNOWN_DEFECT not in e]
-    assert unexplained == []
+    assert suite["crash_details"]["exceptions"] == []
     assert suite["log_leaks"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=f"known defect outside the connectors: {KNOWN_DEFECT}")
 def test_no_traceback_at_all(suite: dict[str, Any]) -> None:
     assert suite["crashes"] == 0, suite["crash_details"]

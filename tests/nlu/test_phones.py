@@ -45,6 +45,8 @@ def test_peer_phone_numbers() -> None:
         ("79607775577", "9607775577"),
         ("8 (960) 777-55-77", "9607775577"),
         ("0' OR '1'='1", None),
+        ("1234567", None),  # a city number without its code: no shop key, an unknown caller
+        ("+7 (423) 202-25-11", "4232022511"),
         ("", None),
     ],
 )
