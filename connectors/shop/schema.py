@@ -20,6 +20,8 @@ newest shape, which a test compares with the migrated database:
   console (:mod:`bot.web`): accounts (argon2 hashes), sessions (only a hash of the cookie),
   the audit log, and every version of what the console wrote, for rollback;
 - ``bot_calls``, ``bot_call_events``, ``bot_call_turns``: the call journal (:mod:`bot.journal`).
+- ``missed_calls``: calls nobody answered and their call-back status (:mod:`bot.missed`).
+- ``sms_messages``: the SMS decision of each missed call and the SMS outbox (:mod:`bot.missed`).
 
 Times are stored as ISO 8601 text, always UTC with a fixed width (:func:`utc_text`), so that
 text comparison in SQL is time comparison.
@@ -258,6 +260,63 @@ bot_call_turns = sa.Table(
     sa.Column("gap_s", sa.Float, nullable=True),
     sa.Column("barge_in", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("early", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# Missed calls (bot/missed): one row per call nobody answered, from the PBX (HTTP, AMI,
+# Telphin) or the bot's own handoffs; (intake, external_id) makes the intake idempotent.
+missed_calls = sa.Table(
+    "missed_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("missed_at", sa.String(40), nullable=False),
+    sa.Column("caller", sa.String(32), nullable=False, server_default=""),  # last 10 digits
+    sa.Column("called", sa.String(64), nullable=False, server_default=""),
+    sa.Column("source_kind", sa.String(16), nullable=False),  # number|queue|extension|bot
+    sa.Column("source", sa.String(80), nullable=False, server_default=""),
+    sa.Column("wait_s", sa.Float, nullable=False, server_default="0"),
+    sa.Column("intake", sa.String(16), nullable=False),  # http|ami|telphin|bot
+    sa.Column("external_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, server_default="not_called_back"),
+    sa.Column("status_at", sa.String(40), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("details", sa.Text, nullable=False, server_default="{}"),  # JSON
+    sa.Column("call_id", sa.String(200), nullable=True),
+    sa.Index("ux_missed_calls_intake_external", "intake", "external_id", unique=True),
+    sa.Index("ix_missed_calls_caller", "caller", "missed_at"),
+    sa.Index("ix_missed_calls_status", "status", "missed_at"),
+    sqlite_autoincrement=True,
+)
+
+# SMS for missed calls (bot/missed/sms_outbox.py): every decision (send or skip, and why) and
+# the outbox of those to send; one decision per missed call (missed_call_id is unique).
+sms_messages = sa.Table(
+    "sms_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("missed_call_id", sa.Integer, nullable=True),
+    sa.Column("caller", sa.String(32), nullable=False, server_default=""),  # last 10 digits
+    sa.Column("to_number", sa.String(32), nullable=False, server_default=""),  # as sent
+    sa.Column("called", sa.String(64), nullable=False, server_default=""),
+    sa.Column("source", sa.String(80), nullable=False, server_default=""),
+    sa.Column("rule", sa.String(80), nullable=False, server_default=""),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("decision", sa.String(8), nullable=False),  # send | skip
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending|sending|sent|failed|…
+    sa.Column("decided_at", sa.String(40), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.String(40), nullable=True),
+    sa.Column("leased_until", sa.String(40), nullable=True),
+    sa.Column("claim_token", sa.String(40), nullable=True),
+    sa.Column("sent_at", sa.String(40), nullable=True),
+    sa.Column("gateway", sa.String(16), nullable=False, server_default=""),
+    sa.Column("gateway_id", sa.String(200), nullable=True),
+    sa.Column("parts", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("ux_sms_messages_missed_call", "missed_call_id", unique=True),
+    sa.Index("ix_sms_messages_caller", "caller", "decided_at"),
+    sa.Index("ix_sms_messages_due", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
 )
 
 OUTBOX_ORDER_EMAIL = "order_email"

@@ -27,7 +27,7 @@ def _columns(engine: sa.Engine, table: str) -> set[str]:
 
 
 def test_journal_tables_up_down_and_up_again(empty_url: str) -> None:
-    assert migrate.upgrade(empty_url) == migrate.head_revision() == "0004"
+    assert migrate.upgrade(empty_url) == migrate.head_revision()
     engine = sa.create_engine(empty_url)
     try:
         assert set(sa.inspect(engine).get_table_names()) >= JOURNAL_TABLES
@@ -53,7 +53,7 @@ def test_journal_tables_up_down_and_up_again(empty_url: str) -> None:
         assert not JOURNAL_TABLES & set(sa.inspect(engine).get_table_names())
         assert "extension" not in _columns(engine, "admin_users")
         assert count_rows(engine, "admin_users") == 1, "the accounts stay"
-        assert migrate.upgrade_engine(engine) == "0004"
+        assert migrate.upgrade_engine(engine) == migrate.head_revision()
         assert _differences(engine) == []
     finally:
         engine.dispose()
