@@ -120,6 +120,7 @@ def build_admin_app(host: ConsoleHost) -> web.Application:
     import bot.web.pages_home as pages_home
     import bot.web.pages_journal as pages_journal
     import bot.web.pages_managers as pages_managers
+    import bot.web.pages_missed as pages_missed
     import bot.web.pages_nlu as pages_nlu
     import bot.web.pages_recordings as pages_recordings
     import bot.web.pages_replies as pages_replies
@@ -154,6 +155,7 @@ def build_admin_app(host: ConsoleHost) -> web.Application:
         pages_journal,
         pages_dashboard,
         pages_recordings,
+        pages_missed,
     ):
         module.add_routes(app, state)
     return app

@@ -1,0 +1,72 @@
+"""Missed calls for the console's tests, written through the real store
+(:class:`bot.missed.store.MissedCallStore`) at times relative to now in the shop's zone.
+
+    ids = await seed_missed(host.shop.db, ZONE)
+    ids["queue_today"]   # the id of today's call missed in the queue «sales», …
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.missed import statuses
+from bot.missed.store import MissedCallStore
+from connectors.shop.database import ShopDatabase
+
+ZONE = ZoneInfo("Europe/Moscow")
+
+# key: (days ago, hour, caller, called, source kind, source, wait s, intake)
+CALLS = {
+    "queue_today": (0, 0, "9161234567", "4951112233", "queue", "sales", 35.0, "ami"),
+    "ext_today": (0, 0, "9035677876", "103", "extension", "103", 12.0, "http"),
+    "number_yesterday": (1, 12, "9260001122", "4952223344", "number", "4952223344", 50.0, "telphin"),  # noqa: E501
+    "queue_3days": (3, 15, "9099999999", "4951112233", "queue", "sales", 5.0, "ami"),
+    "bot_20days": (20, 10, "9161230000", "4951112233", "bot", "operator", 20.0, "bot"),
+    "old_40days": (40, 10, "", "4951112233", "queue", "support", 70.0, "http"),
+}  # fmt: skip
+# what happened next to each (the call-back part sets these in real life)
+IN_WEEK = ["ext_today", "queue_today", "number_yesterday", "queue_3days"]  # newest first
+
+
+def when(days_ago: int, hour: int, zone: tzinfo, now: datetime) -> datetime:
+    """``days_ago`` local days back at ``hour``; today's calls a few minutes before now (and
+    after midnight, whenever the test runs)."""
+    if days_ago == 0:
+        midnight = datetime(now.year, now.month, now.day, tzinfo=zone)
+        return max(now - timedelta(minutes=5), midnight + timedelta(seconds=1))
+    day = (now - timedelta(days=days_ago)).date()
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=zone)
+
+
+async def seed_missed(db: ShopDatabase, zone: tzinfo = ZONE) -> dict[str, int]:
+    store = MissedCallStore(db)
+    now = datetime.now(zone)
+    ids: dict[str, int] = {}
+    for key, (days, hour, caller, called, kind, source, wait, intake) in CALLS.items():
+        at = when(days, hour, zone, now)
+        if key == "ext_today":
+            at = max(now - timedelta(minutes=2), at + timedelta(seconds=1))  # the newest
+        call = await store.add(
+            missed_at=at,
+            caller=caller,
+            called=called,
+            source_kind=kind,
+            source=source,
+            wait_s=wait,
+            intake=intake,
+            external_id=f"pbx-{key}",
+        )
+        assert call is not None
+        ids[key] = call.id
+    ext = ids["ext_today"]
+    await store.set_status(ext, statuses.CALLING, {"attempt": 1, "target": "103"})
+    await store.set_status(
+        ext, statuses.CALLED_BACK, {"outcome": "answered", "answered_by": "103", "duration_s": 42}
+    )
+    yesterday = ids["number_yesterday"]
+    await store.set_status(yesterday, statuses.CALLING, {"attempt": 1})
+    await store.set_status(yesterday, statuses.FAILED, {"outcome": "busy", "sip_code": 486})
+    assert await store.mark_client_called("9099999999", now) == 1
+    await store.set_status(ids["bot_20days"], statuses.CALLING, {"attempt": 1})
+    return ids

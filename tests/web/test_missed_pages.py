@@ -1,0 +1,275 @@
+"""«Пропущенные» over HTTP and in Chromium: the list with the manual's statuses in Russian,
+filters by period, number fragment, status and source, paging, a row's history, rights
+(supervisor all, manager only the own extension, editor none), bad query values.
+
+The browser part (Playwright driving Debian's Chromium) filters, opens a row, exports
+``.xlsx`` and reads it with openpyxl, and sees the dashboard's tile «Время ожидания ответа»;
+``ADMIN_SCREENSHOTS=1`` also saves ``docs/missed.png``, ``docs/missed-call.png`` and
+``docs/missed-dashboard.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Page, async_playwright, expect
+
+from bot.web.accounts import Accounts
+from bot.web.audit import AuditLog
+from tests.web.conftest import PASSWORD, REPO, Host, add_user, console_app, logged_in, login
+from tests.web.journal_data import journal_host
+from tests.web.missed_data import IN_WEEK, ZONE, seed_missed
+from tests.web.test_web_browser import ARGS, CHROMIUM, SHOTS
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture(scope="module")
+def journal_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("missed-nlu")
+
+
+@pytest.fixture
+async def host(tmp_path: Path, journal_model: Path) -> AsyncIterator[Host]:
+    made = await journal_host(tmp_path, journal_model)
+    made.settings.journal = dataclasses.replace(made.settings.journal, timezone="Europe/Moscow")
+    try:
+        yield made
+    finally:
+        await made.shop.close()
+
+
+@pytest.fixture
+async def ids(host: Host) -> dict[str, int]:
+    return await seed_missed(host.shop.db, ZONE)
+
+
+@pytest.fixture
+async def web_client(host: Host, ids: dict[str, int]) -> AsyncIterator[Client]:
+    async with TestClient(TestServer(console_app(host))) as test_client:
+        yield test_client
+
+
+def rows_on(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr class="status-\w+" data-id="(\d+)"', page)]
+
+
+async def missed(client: Client, query: str = "") -> str:
+    response = await client.get(f"/admin/missed?{query}")
+    assert response.status == 200, await response.text()
+    return await response.text()
+
+
+def keys(ids: dict[str, int], *names: str) -> list[int]:
+    return [ids[n] for n in names]
+
+
+async def test_the_list_and_its_filters(web_client: Client, host: Host, ids: dict) -> None:
+    await logged_in(web_client, host, "supervisor")
+    page = await missed(web_client)
+    assert rows_on(page) == keys(ids, *IN_WEEK)  # the week by default, newest first
+    assert "Пропущенных: 4" in page
+    for shown in ("Не перезвонили", "Успешно перезвонили", "Неуспешный вызов"):
+        assert f">{shown}</span></td>" in page, shown
+    assert ">Клиент позвонил сам</span></td>" in page
+    assert "+7 916 123-45-67" in page and "очередь sales" in page and "добавочный 103" in page
+    assert rows_on(await missed(web_client, "period=today")) == keys(
+        ids, "ext_today", "queue_today"
+    )
+    assert rows_on(await missed(web_client, "period=yesterday")) == [ids["number_yesterday"]]
+    month = rows_on(await missed(web_client, "period=month"))
+    assert month == keys(ids, *IN_WEEK, "bot_20days")
+    every = await missed(web_client, "period=all")
+    assert len(rows_on(every)) == 6 and "номер скрыт" in every
+    day = (datetime.now(ZONE) - timedelta(days=3)).date().isoformat()
+    custom = await missed(web_client, f"period=custom&from={day}&to={day}")
+    assert rows_on(custom) == [ids["queue_3days"]]
+    # a fragment of the caller's or the called number, digits only
+    assert rows_on(await missed(web_client, "number=%2B7+(916)+123")) == [ids["queue_today"]]
+    assert rows_on(await missed(web_client, "number=222334")) == [ids["number_yesterday"]]
+    assert rows_on(await missed(web_client, "status=called_back")) == [ids["ext_today"]]
+    two = await missed(web_client, "status=failed&status=client_called")
+    assert rows_on(two) == keys(ids, "number_yesterday", "queue_3days")
+    assert 'value="failed" checked' in two and 'value="called_back" checked' not in two
+    assert rows_on(await missed(web_client, "period=all&status=calling")) == [ids["bot_20days"]]
+    sales = await missed(web_client, "source=queue:sales")
+    assert rows_on(sales) == keys(ids, "queue_today", "queue_3days")
+    assert '<option value="queue:sales" selected>очередь sales</option>' in sales
+    assert rows_on(await missed(web_client, "period=all&source=queue:support")) == [
+        ids["old_40days"]
+    ]
+
+
+async def test_bad_query_values_fall_back(web_client: Client, host: Host, ids: dict) -> None:
+    await logged_in(web_client, host, "admin")
+    page = await missed(web_client, "period=forever&offset=-3&status=lost&number=abc&from=x")
+    assert rows_on(page) == keys(ids, *IN_WEEK)  # the week, every status, from the start
+    assert (await web_client.get("/admin/missed/calls/999999")).status == 404
+    assert (await web_client.get("/admin/missed/calls/abc")).status == 404
+    page = await missed(web_client, "offset=abc&source=" + "x" * 5000)
+    assert rows_on(page) == []  # an unknown source matches nothing, and nothing breaks
+
+
+async def test_paging(web_client: Client, host: Host, ids: dict) -> None:
+    host.settings.journal = dataclasses.replace(host.settings.journal, page_size=5)
+    await logged_in(web_client, host, "supervisor")
+    first = await missed(web_client, "period=all")
+    assert rows_on(first) == keys(ids, *IN_WEEK, "bot_20days")
+    assert "1–5 из 6" in first and 'id="older"' in first and 'id="newer"' not in first
+    link = re.search(r'href="/admin/missed\?([^"]+)" id="older"', first)
+    assert link is not None
+    second = await missed(web_client, link.group(1).replace("&amp;", "&"))
+    assert rows_on(second) == [ids["old_40days"]]
+    assert "6–6 из 6" in second and 'id="newer"' in second
+
+
+async def test_a_row_shows_what_happened(web_client: Client, host: Host, ids: dict) -> None:
+    await logged_in(web_client, host, "supervisor")
+    response = await web_client.get(f"/admin/missed/calls/{ids['ext_today']}")
+    assert response.status == 200
+    page = await response.text()
+    assert 'id="missed-status">Успешно перезвонили</span>' in page
+    history = page[page.index('id="missed-history"') :]
+    for seen in ("Звонят сейчас", "Успешно перезвонили", "звонок пропущен", "answered", "42"):
+        assert seen in history, seen
+    assert "Кто говорил с клиентом" in history
+    failed = await (await web_client.get(f"/admin/missed/calls/{ids['number_yesterday']}")).text()
+    assert "Неуспешный вызов" in failed and "486" in failed and "busy" in failed
+    client_called = await (await web_client.get(f"/admin/missed/calls/{ids['queue_3days']}")).text()
+    assert "клиент позвонил и дозвонился" in client_called
+    actions = [e.action for e in await AuditLog(host.shop.db).entries()]
+    assert actions.count("просмотр пропущенного") == 3
+
+
+async def test_rights(web_client: Client, host: Host, ids: dict) -> None:
+    await add_user(host, "maria", "manager")
+    await add_user(host, "pavel", "manager")
+    admin = await logged_in(web_client, host, "admin")
+    set_ext = await web_client.post(
+        "/admin/users/extension",
+        data={"_csrf": admin, "name": "maria", "extension": "103"},
+        allow_redirects=False,
+    )
+    assert set_ext.status == 303
+    await web_client.post("/admin/logout", data={"_csrf": admin})
+    assert (await login(web_client, "maria")).status == 303
+    page = await missed(web_client, "period=all")
+    assert rows_on(page) == [ids["ext_today"]]
+    assert "пропущенные на вашем внутреннем номере 103" in page
+    assert 'name="source"' not in page  # a manager has one source: the own extension
+    assert rows_on(await missed(web_client, "period=all&source=queue:sales")) == [ids["ext_today"]]
+    assert (await web_client.get(f"/admin/missed/calls/{ids['ext_today']}")).status == 200
+    assert (await web_client.get(f"/admin/missed/calls/{ids['queue_today']}")).status == 404
+    export = await web_client.get("/admin/missed/export.csv?period=all")
+    assert (await export.read()).decode("utf-8-sig").count("\r\n") == 2  # headers + one row
+    token = re.search(r'name="_csrf" value="([^"]+)"', page)
+    assert token is not None
+    await web_client.post("/admin/logout", data={"_csrf": token.group(1)})
+    assert (await login(web_client, "pavel")).status == 303
+    nothing = await missed(web_client, "period=all")
+    assert rows_on(nothing) == [] and "номер не задан" in nothing
+    token = re.search(r'name="_csrf" value="([^"]+)"', nothing)
+    assert token is not None
+    await web_client.post("/admin/logout", data={"_csrf": token.group(1)})
+    await add_user(host, "eva", "editor")
+    assert (await login(web_client, "eva")).status == 303
+    assert (await web_client.get("/admin/missed")).status == 403
+    assert (await web_client.get("/admin/missed/export.xlsx")).status == 403
+    assert (await web_client.get(f"/admin/missed/calls/{ids['ext_today']}")).status == 403
+
+
+async def test_the_menu_links_the_journal(web_client: Client, host: Host, ids: dict) -> None:
+    await logged_in(web_client, host, "supervisor")
+    home = await (await web_client.get("/admin/journal")).text()
+    assert re.search(r'<a href="/admin/missed"\s*>Пропущенные</a>', home)
+
+
+# -- in Chromium --------------------------------------------------------------------------
+
+Site = tuple[str, Host, dict[str, int]]
+
+
+async def shot(page: Page, name: str, *, full_page: bool = False) -> None:
+    if SHOTS:
+        await page.screenshot(path=str(REPO / "docs" / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture
+async def site(host: Host, ids: dict[str, int]) -> AsyncIterator[Site]:
+    assert CHROMIUM.exists(), "Chromium is missing: apt-get install chromium (bootstrap.sh)"
+    await Accounts(host.shop.db, host.settings.admin).create_user("sveta", "supervisor", PASSWORD)
+    runner = web.AppRunner(console_app(host))
+    await runner.setup()
+    server = web.TCPSite(runner, "127.0.0.1", 0)
+    await server.start()
+    port = server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", host, ids
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def supervisor(site: Site) -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = await browser.new_context(
+            base_url=site[0], viewport={"width": 1280, "height": 860}, locale="ru-RU",
+            accept_downloads=True,
+        )  # fmt: skip
+        tab = await context.new_page()
+        tab.set_default_timeout(20_000)
+        await tab.goto("/admin/missed")
+        await tab.fill("input[name=name]", "sveta")
+        await tab.fill("input[name=password]", PASSWORD)
+        await tab.click("button[type=submit]")
+        await expect(tab.locator("h1")).to_have_text("Пропущенные звонки")
+        try:
+            yield tab
+        finally:
+            await browser.close()
+
+
+async def test_in_chromium(supervisor: Page, site: Site, tmp_path: Path) -> None:
+    page, (_base, _host, ids) = supervisor, site
+    rows = page.locator("#missed-table tbody tr")
+    await expect(rows).to_have_count(4)
+    await expect(rows.first.locator(".badge")).to_have_text("Успешно перезвонили")
+    await shot(page, "missed")
+    await page.fill("input[name=number]", "916")
+    await page.click("#missed-filters button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("+7 916 123-45-67")
+    await page.click("text=Сбросить")
+    await page.check("input[name=period][value=month]")
+    await page.check("input[name=status][value=not_called_back]")
+    await page.check("input[name=status][value=calling]")
+    await page.click("#missed-filters button[type=submit]")
+    await expect(rows).to_have_count(2)
+    await expect(page.locator("#missed-total")).to_have_text("Пропущенных: 2")
+    async with page.expect_download() as waiting:
+        await page.click("#export-xlsx")
+    saved = tmp_path / "missed.xlsx"
+    await (await waiting.value).save_as(saved)
+    sheet = openpyxl.load_workbook(saved).active
+    assert sheet is not None
+    table = list(sheet.iter_rows(values_only=True))
+    assert table[0][0] == "Время пропущенного"
+    assert [(r[5], r[-1]) for r in table[1:]] == [
+        ("Не перезвонили", ids["queue_today"]), ("Звонят сейчас", ids["bot_20days"]),
+    ]  # fmt: skip
+    await page.click("text=Сбросить")
+    await rows.first.locator("a").first.click()
+    await expect(page.locator("h1")).to_contain_text("Пропущенный звонок")
+    await expect(page.locator("#missed-status")).to_have_text("Успешно перезвонили")
+    await expect(page.locator("#missed-history tbody tr")).to_have_count(3)
+    await shot(page, "missed-call", full_page=True)
