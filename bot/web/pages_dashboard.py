@@ -20,6 +20,7 @@ from bot.journal.queries import PERIODS, REASONS, Filters, Scope
 from bot.web import charts
 from bot.web.app import Console, console
 from bot.web.layout import page, render
+from bot.web.pages_missed import wait_tile
 
 OUTCOME_TITLES = {
     "order": "заказ принят",
@@ -83,6 +84,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "titles": OUTCOME_TITLES,
         "outcomes": OUTCOMES,
         "journal_link": "/admin/journal?" + urlencode(filters.query()),
+        "waits": await wait_tile(state.db, zone, now),
     }
     return render(request, "dashboard.html", context)
 

@@ -36,6 +36,7 @@ from bot.web import missed_export
 from bot.web.app import Console
 from bot.web.layout import SESSION_KEY, can, page, render
 from bot.web.pages_journal import phone, seconds
+from connectors.shop.database import ShopDatabase
 from connectors.shop.schema import bot_calls, missed_calls
 
 MISSED = web.AppKey("missed_pages", object)
@@ -324,6 +325,31 @@ def details_of(call: MissedCall, zone: tzinfo) -> Details:
         columns.extend(k for k in item if k not in columns)
     facts = [(str(k), _text(str(k), v, zone)) for k, v in data.items() if k != "history"]
     return Details(history, columns, facts)
+
+
+WAIT_PERIODS = (("today", "сегодня"), ("week", "неделя"), ("month", "месяц"))
+
+
+async def wait_tile(
+    db: ShopDatabase, zone: tzinfo, now: datetime | None = None
+) -> list[tuple[str, str, str]]:
+    """The dashboard's «Время ожидания ответа»: how long the missed callers waited, today,
+    the last 7 and the last 30 days (:meth:`MissedCallStore.wait_figures`)."""
+    store = MissedCallStore(db)
+    tile = []
+    for period, title in WAIT_PERIODS:
+        start, _end = Filters(period=period).bounds(zone, now)
+        assert start is not None
+        figures = await store.wait_figures(start)
+        if figures["count"]:
+            text = (
+                f"в среднем {seconds(figures['avg_s'])}, дольше всех {seconds(figures['max_s'])}"
+                f" · пропущенных {figures['count']}"
+            )
+        else:
+            text = "пропущенных нет"
+        tile.append((period, title, text))
+    return tile
 
 
 def add_routes(app: web.Application, state: Console) -> None:

@@ -273,3 +273,35 @@ async def test_in_chromium(supervisor: Page, site: Site, tmp_path: Path) -> None
     await expect(page.locator("#missed-status")).to_have_text("Успешно перезвонили")
     await expect(page.locator("#missed-history tbody tr")).to_have_count(3)
     await shot(page, "missed-call", full_page=True)
+
+
+async def test_the_dashboard_tile(web_client: Client, host: Host, ids: dict) -> None:
+    await logged_in(web_client, host, "supervisor")
+    page = await (await web_client.get("/admin/dashboard")).text()
+    tile = page[page.index('id="fig-waits"') :]
+    tile = tile[: tile.index("</div>")]
+    assert "Время ожидания ответа" in tile
+    # today 35 and 12 s; the week adds 50 and 5; the month 20 (the 40-day-old one is out)
+    assert "сегодня: в среднем 23.5 с, дольше всех 35.0 с · пропущенных 2" in tile
+    assert "неделя: в среднем 25.5 с, дольше всех 50.0 с · пропущенных 4" in tile
+    assert "месяц: в среднем 24.4 с, дольше всех 50.0 с · пропущенных 5" in tile
+    assert 'href="/admin/missed"' in tile
+
+
+async def test_the_tile_without_missed_calls(host: Host) -> None:
+    async with TestClient(TestServer(console_app(host))) as client:
+        await logged_in(client, host, "editor")
+        page = await (await client.get("/admin/dashboard")).text()
+    tile = page[page.index('id="fig-waits"') :]
+    tile = tile[: tile.index("</div>")]
+    assert "сегодня: пропущенных нет" in tile and "месяц: пропущенных нет" in tile
+    assert 'href="/admin/missed"' not in tile  # an editor has no missed-call journal
+
+
+async def test_the_tile_in_chromium(supervisor: Page) -> None:
+    page = supervisor
+    await page.click("nav >> text=Сводка")
+    await expect(page.locator("#wait-today")).to_contain_text("пропущенных 2")
+    await expect(page.locator("#wait-month")).to_contain_text("в среднем 24.4 с")
+    await page.locator("#fig-waits").scroll_into_view_if_needed()
+    await shot(page, "missed-dashboard")
