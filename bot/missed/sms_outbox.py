@@ -1,0 +1,350 @@
+"""Case 3: the SMS decision for each missed call, and the outbox that sends it.
+
+**The decision** (:meth:`SmsOutbox.decide`, subscribed to the intake as
+:meth:`SmsOutbox.on_missed`) is taken once per missed call and stored with its reason in
+``sms_messages`` (:mod:`bot.missed.sms_queue`):
+
+1. no caller number (hidden or shorter than 10 digits) ➜ skipped, ``no_number``;
+2. no rule of ``sms.rules_file`` for the called number / queue / extension ➜ ``no_rule``;
+3. the caller's last SMS (sent, or queued and not given up) went out less than
+   ``sms.once_per_hours`` before **this call's time** ➜ ``recent_sms``. The boundary is
+   inclusive on the sending side: ``call - last >= once_per_hours`` sends, so with 24 h a
+   call 23 h 59 min after the last SMS is skipped and one exactly 24 h after it gets one;
+4. otherwise the rule's text is queued for ``<country_code><10 digits>`` (``rule``).
+
+The per-caller check and the insert are one transaction (a per-caller advisory lock on
+PostgreSQL; SQLite's write transactions are serial), so two workers deciding for the same
+caller at once still queue one SMS; a second decision for the same missed call returns the
+first (``missed_call_id`` is unique).
+
+**Delivery** (:meth:`SmsOutbox.deliver_due`, looped by :meth:`SmsOutbox.run`) claims due rows
+(``sending`` is committed before the gateway is asked), sends, and records the outcome:
+accepted ➜ ``sent``; temporary (gateway down, busy) ➜ ``pending`` again after
+``min(max_delay, base_delay * 2 ** (attempts - 1))``, until ``max_attempts`` or
+``max_age_hours`` ➜ ``failed``; refused ➜ ``failed``; maybe sent ➜ ``uncertain``, never again.
+So an SMS is sent at most once; a crash while sending leaves it ``uncertain``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from bot.missed import sms_queue as q
+from bot.missed.sms_queue import SmsRecord
+from bot.missed.sms_rules import SmsRules, SmsRulesError, load_rules
+from bot.missed.sms_settings import SmsSettings
+from connectors.shop.database import ShopDatabase
+from connectors.shop.phone import phone10
+from connectors.shop.schema import parse_time, utc, utc_text
+from connectors.sms import LogGateway, SmsError, SmsGateway
+
+log = logging.getLogger(__name__)
+_LONG_DIGITS = re.compile(r"\d{7,}")
+
+NO_NUMBER, NO_RULE, RECENT_SMS, RULE = "no_number", "no_rule", "recent_sms", "rule"
+REASONS = (NO_NUMBER, NO_RULE, RECENT_SMS, RULE)
+
+
+class MissedCallLike(Protocol):
+    """What the decision reads of a missed call (``bot.missed.store.MissedCall``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def missed_at(self) -> datetime | str: ...
+    @property
+    def caller(self) -> str: ...
+    @property
+    def called(self) -> str: ...
+    @property
+    def source_kind(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+def make_gateway(settings: SmsSettings) -> SmsGateway:
+    """The gateway named by ``sms.gateway``."""
+    max_parts = max(1, -(-settings.max_text_chars // 67))
+    if settings.gateway == "kannel":
+        from connectors.sms.kannel import KannelGateway
+
+        return KannelGateway(settings.kannel, max_parts=max_parts)
+    if settings.gateway == "smpp":
+        from connectors.sms.smpp import SmppGateway
+
+        return SmppGateway(settings.smpp, max_parts=max_parts)
+    return LogGateway()
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short error text for the row and the log: no long digit runs (numbers)."""
+    return _LONG_DIGITS.sub("***", f"{type(exc).__name__}: {exc}")[:300]
+
+
+class RulesFile:
+    """The rules of ``sms.rules_file``, read again when the file changes; a broken file keeps
+    the rules read before (and says so in the log)."""
+
+    def __init__(self, path: Path, max_text: int) -> None:
+        self.path = path
+        self.max_text = max_text
+        self._rules = SmsRules()
+        self._stamp: tuple[float, int] | None = None
+
+    def current(self) -> SmsRules:
+        try:
+            stat = self.path.stat()
+            stamp: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._stamp:
+            try:
+                self._rules = load_rules(self.path, self.max_text) if stamp else SmsRules()
+            except SmsRulesError as exc:
+                log.error("SMS rules not loaded; the old ones stay", extra={"error": str(exc)})
+            self._stamp = stamp
+        return self._rules
+
+
+class SmsOutbox:
+    def __init__(
+        self,
+        db: ShopDatabase,
+        settings: SmsSettings,
+        gateway: SmsGateway | None = None,
+        *,
+        rules: RulesFile | None = None,
+        batch_size: int = 20,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._gateway = gateway or make_gateway(settings)
+        self._rules = rules or RulesFile(settings.rules_file, settings.max_text_chars)
+        self._batch_size = batch_size
+        self._token = uuid.uuid4().hex
+        self._lock = asyncio.Lock()
+
+    @property
+    def gateway(self) -> SmsGateway:
+        return self._gateway
+
+    def rules(self) -> SmsRules:
+        return self._rules.current()
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1, 2, …)."""
+        s = self._settings
+        exponent = min(max(attempts - 1, 0), 40)
+        return timedelta(seconds=min(s.max_delay, s.base_delay * 2**exponent))
+
+    # --- the decision ----------------------------------------------------------------
+
+    async def on_missed(self, call: MissedCallLike) -> None:
+        """The intake's listener: decide for ``call`` (errors are the intake's to log)."""
+        await self.decide(
+            missed_call_id=call.id,
+            caller=call.caller,
+            called=call.called,
+            source_kind=call.source_kind,
+            source=call.source,
+            missed_at=call.missed_at,
+        )
+
+    async def decide(
+        self,
+        *,
+        missed_call_id: int | None,
+        caller: str,
+        called: str,
+        source_kind: str,
+        source: str,
+        missed_at: datetime | str,
+        now: datetime | None = None,
+    ) -> SmsRecord:
+        """Decide (once) whether this missed call gets an SMS; store and return the row."""
+        call_at = parse_time(missed_at) if isinstance(missed_at, str) else missed_at
+        if call_at.tzinfo is None:
+            raise ValueError("missed_at must be time zone aware")
+        key = phone10(caller or "") or ""
+        rule = self.rules().choose(called or "", source_kind or "", source or "")
+        window = timedelta(hours=self._settings.once_per_hours)
+        decided = utc(now)
+        s = self._settings
+
+        def _decide(conn: sa.Connection) -> SmsRecord:
+            if missed_call_id is not None:
+                existing = q.by_missed_call(conn, missed_call_id)
+                if existing is not None:
+                    return existing
+            values = {
+                "missed_call_id": missed_call_id,
+                "caller": key,
+                "called": (called or "")[:64],
+                "source": (source or "")[:80],
+                "rule": rule.name if rule else "",
+                "text": "",
+                "decision": "skip",
+                "state": q.SKIPPED,
+                "decided_at": utc_text(decided),
+                "gateway": s.gateway,
+            }
+            if not key:
+                values["reason"] = NO_NUMBER
+            elif rule is None:
+                values["reason"] = NO_RULE
+            else:
+                q.lock_caller(conn, key)
+                last = q.last_counted(conn, key)
+                if last is not None and call_at - last < window:
+                    values["reason"] = RECENT_SMS
+                else:
+                    values.update(
+                        reason=RULE,
+                        decision="send",
+                        state=q.PENDING,
+                        text=rule.text,
+                        to_number=s.country_code + key,
+                        next_attempt_at=utc_text(decided),
+                    )
+            sms_id = q.insert(conn, values)
+            record = q.get(conn, sms_id)
+            assert record is not None
+            return record
+
+        try:
+            record = await self._db.write(_decide)
+        except sa.exc.IntegrityError:  # the same missed call decided by another worker
+            if missed_call_id is None:
+                raise
+            found = await self._db.read(lambda conn: q.by_missed_call(conn, missed_call_id))
+            if found is None:
+                raise
+            record = found
+        log.info(
+            "SMS decision",
+            extra={
+                "sms_id": record.id,
+                "missed_call_id": missed_call_id,
+                "decision": record.decision,
+                "reason": record.reason,
+                "rule": record.rule,
+            },
+        )
+        return record
+
+    # --- delivery --------------------------------------------------------------------
+
+    async def deliver_due(self, now: datetime | None = None) -> int:
+        """Send every SMS due at ``now`` (default: now); return how many were accepted."""
+        async with self._lock:
+            moment = utc(now)
+            s = self._settings
+            too_old = moment - timedelta(hours=s.max_age_hours)
+            lost, old = await self._db.write(lambda conn: q.expire(conn, moment, too_old))
+            if lost or old:
+                log.warning("SMS outbox: rows given up", extra={"uncertain": lost, "too_old": old})
+            sent = 0
+            while True:
+                claimed = await self._db.write(
+                    lambda conn: q.claim(
+                        conn,
+                        now=moment,
+                        lease_until=moment + timedelta(seconds=s.lease_s),
+                        limit=self._batch_size,
+                        token=self._token,
+                    )
+                )
+                if not claimed:
+                    return sent
+                for message in claimed:
+                    if await self._deliver_one(message, moment):
+                        sent += 1
+
+    async def _deliver_one(self, message: q.Claimed, now: datetime) -> bool:
+        s = self._settings
+        try:
+            receipt = await self._gateway.send(message.to_number, message.text, s.sender)
+        except SmsError as exc:
+            error = describe_error(exc)
+            values: dict[str, object] = {"last_error": error}
+            if exc.uncertain:
+                values["state"] = q.UNCERTAIN
+            elif exc.retry and message.attempts < s.max_attempts:
+                values.update(
+                    state=q.PENDING, next_attempt_at=utc_text(now + self.backoff(message.attempts))
+                )
+            else:
+                values.update(state=q.FAILED, next_attempt_at=None)
+            await self._db.write(lambda conn: q.finish(conn, message, **values))
+            log.warning(
+                "SMS not sent",
+                extra={
+                    "sms_id": message.id,
+                    "attempts": message.attempts,
+                    "state": values["state"],
+                    "error": error,
+                },
+            )
+            return False
+        except Exception as exc:  # a bug in a gateway: maybe sent, never again
+            error = describe_error(exc)
+            await self._db.write(
+                lambda conn: q.finish(conn, message, state=q.UNCERTAIN, last_error=error)
+            )
+            log.exception("SMS gateway failed unexpectedly", extra={"sms_id": message.id})
+            return False
+        await self._db.write(
+            lambda conn: q.finish(
+                conn,
+                message,
+                state=q.SENT,
+                sent_at=utc_text(utc()),
+                next_attempt_at=None,
+                gateway=receipt.gateway,
+                gateway_id=receipt.message_id[:200] or None,
+                parts=receipt.parts,
+                last_error=None,
+            )
+        )
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver due messages every ``sms.poll_interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.deliver_due()
+            except Exception as exc:  # a database hiccup must not end the loop
+                log.error("SMS outbox pass failed", extra={"error": describe_error(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_interval)
+        await self._gateway.close()
+
+    # --- for the pages and tests -----------------------------------------------------
+
+    async def get(self, sms_id: int) -> SmsRecord | None:
+        return await self._db.read(lambda conn: q.get(conn, sms_id))
+
+    async def for_missed_call(self, missed_call_id: int) -> SmsRecord | None:
+        return await self._db.read(lambda conn: q.by_missed_call(conn, missed_call_id))
+
+    async def for_missed_calls(self, ids: list[int]) -> dict[int, SmsRecord]:
+        return await self._db.read(lambda conn: q.for_missed_calls(conn, ids))
+
+    async def messages(
+        self, limit: int = 50, offset: int = 0, states: tuple[str, ...] = ()
+    ) -> list[SmsRecord]:
+        return await self._db.read(
+            lambda conn: q.listing(conn, limit=limit, offset=offset, states=states)
+        )
+
+    async def counts(self) -> dict[str, int]:
+        return await self._db.read(q.counts)
