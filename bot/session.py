@@ -144,6 +144,7 @@ class CallSession:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             self.input.close()
+            self.services.release(self.input.detector)
             self.early.close()
             await self.player.close()
             self._close_turn()

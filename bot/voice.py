@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.action_runner import Orders
@@ -62,6 +62,10 @@ def build_synthesizer(tts: TtsSettings) -> Synthesizer:
     return engines[0] if len(engines) == 1 else FallbackSynthesizer(engines)
 
 
+MAX_FREE_VADS = 64  # ~9 MB each (an ONNX session); calls beyond that load their own
+PREWARMED_VADS = 4
+
+
 @dataclass(slots=True)
 class VoiceServices:
     """What every call of a process shares. ``ports`` and ``orders`` are how calls reach the
@@ -78,6 +82,9 @@ class VoiceServices:
     orders: Orders
     shop: Shop | None = None
     vad: Callable[[], VoiceActivity] = SileroVad
+    # voice-activity models of ended calls, reset, for the next calls: loading one takes
+    # ~0.1 s of CPU on the event loop, which every other call would hear as a late answer
+    _free_vads: list[VoiceActivity] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # the one place numbers become words: on the way to synthesis («2 штуки» ➜ «две штуки»)
@@ -98,15 +105,28 @@ class VoiceServices:
         )
         phrases = fixed_phrases(responses)
         await synthesizer.warm(phrases)
+        services.warm_vads(PREWARMED_VADS)
         log.info("voice services ready", extra={"phrases": len(phrases)})
         return services
 
     def detector(self) -> EndOfPhraseDetector:
+        """A detector for a new call, on a pooled voice-activity model (``release`` it)."""
         vad = self.voice.vad
         return EndOfPhraseDetector(
-            self.vad(),
+            self._free_vads.pop() if self._free_vads else self.vad(),
             threshold=vad.threshold,
             min_speech_ms=vad.min_speech_ms,
             end_silence_ms=vad.default_end_silence_ms,
             no_input_ms=vad.no_input_ms,
         )
+
+    def release(self, detector: EndOfPhraseDetector) -> None:
+        """A call ended: its voice-activity model, reset, serves a later call."""
+        if len(self._free_vads) < MAX_FREE_VADS:
+            detector.vad.reset()
+            self._free_vads.append(detector.vad)
+
+    def warm_vads(self, count: int) -> None:
+        """Load ``count`` voice-activity models before the first calls come."""
+        while len(self._free_vads) < min(count, MAX_FREE_VADS):
+            self._free_vads.append(self.vad())

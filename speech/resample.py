@@ -68,6 +68,7 @@ class StreamResampler:
         else:
             self._half = 0
         self._taps = np.arange(2 * self._half + 1, dtype=np.int64)
+        self._patterns: dict[tuple[int, int], tuple[npt.NDArray[np.int64], FloatArray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +111,40 @@ class StreamResampler:
         start = self._next_out
         if end <= start:
             return np.zeros(0, dtype=np.float64)
+        if end - start <= _BLOCK:
+            out = self._emit_small(start, end)
+        else:
+            out = self._emit_blocks(start, end)
+        self._next_out = end
+        keep_from = (end * self._down) // self._up - self._half  # first input the next needs
+        drop = keep_from - self._buf_start
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._buf_start = keep_from
+        return out
+
+    def _emit_small(self, start: int, end: int) -> FloatArray:
+        """One frame's outputs: the index pattern repeats every ``up`` outputs, so the taps
+        and offsets of a frame size are computed once (20 ms frames cost a gather and a dot)."""
+        first_base = (start * self._down) // self._up
+        offsets, coef = self._pattern(end - start, start % self._up)
+        index = offsets + (first_base - self._half - self._buf_start)
+        return np.einsum("ij,ij->i", coef, self._buf[index])
+
+    def _pattern(self, count: int, phase0: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        key = (count, phase0)
+        cached = self._patterns.get(key)
+        if cached is None:
+            n = np.arange(phase0, phase0 + count, dtype=np.int64)
+            pos = n * self._down
+            base = pos // self._up - (phase0 * self._down) // self._up
+            offsets = base[:, None] + self._taps[None, :]
+            cached = (offsets, self._bank[pos % self._up])
+            if len(self._patterns) < 16:
+                self._patterns[key] = cached
+        return cached
+
+    def _emit_blocks(self, start: int, end: int) -> FloatArray:
         out = np.empty(end - start, dtype=np.float64)
         for block_start in range(start, end, _BLOCK):
             n = np.arange(block_start, min(block_start + _BLOCK, end), dtype=np.int64)
@@ -121,12 +156,6 @@ class StreamResampler:
             out[block_start - start : block_start - start + n.size] = np.einsum(
                 "ij,ij->i", coef, self._buf[index]
             )
-        self._next_out = end
-        keep_from = (end * self._down) // self._up - self._half  # first input the next needs
-        drop = keep_from - self._buf_start
-        if drop > 0:
-            self._buf = self._buf[drop:]
-            self._buf_start = keep_from
         return out
 
 

@@ -124,6 +124,12 @@ def encode_audio(pcm: bytes) -> bytes:
     )
 
 
+def _buffered(reader: asyncio.StreamReader) -> int:
+    """Bytes already read from the socket and waiting in ``reader`` (0 if unknown)."""
+    buffer = getattr(reader, "_buffer", None)
+    return len(buffer) if isinstance(buffer, bytearray) else 0
+
+
 class _CleanEof(Exception):
     """The peer closed the socket between two frames."""
 
@@ -151,8 +157,11 @@ async def read_frame(
     if not length:
         return kind, b""
     try:
-        async with asyncio.timeout(timeout):
+        if _buffered(reader) >= length:  # it came with the header: no timer to arm
             payload = await reader.readexactly(length)
+        else:
+            async with asyncio.timeout(timeout):
+                payload = await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:
         raise ProtocolError(
             f"truncated frame kind 0x{kind:02x}: {len(exc.partial)} of {length} bytes"
