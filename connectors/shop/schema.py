@@ -20,7 +20,8 @@ newest shape, which a test compares with the migrated database:
   console (:mod:`bot.web`): accounts (argon2 hashes), sessions (only a hash of the cookie),
   the audit log, and every version of what the console wrote, for rollback;
 - ``bot_calls``, ``bot_call_events``, ``bot_call_turns``: the call journal (:mod:`bot.journal`).
-- ``missed_calls``: calls nobody answered and their call-back status (:mod:`bot.missed`).
+- ``missed_calls``: calls nobody answered and their call-back status (:mod:`bot.missed`);
+  ``callback_jobs`` (the call-backs' queue) and ``voice_messages`` (voicemail).
 - ``sms_messages``: the SMS decision of each missed call and the SMS outbox (:mod:`bot.missed`).
 
 Times are stored as ISO 8601 text, always UTC with a fixed width (:func:`utc_text`), so that
@@ -316,6 +317,55 @@ sms_messages = sa.Table(
     sa.Index("ux_sms_messages_missed_call", "missed_call_id", unique=True),
     sa.Index("ix_sms_messages_caller", "caller", "decided_at"),
     sa.Index("ix_sms_messages_due", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+
+# Call-backs (bot/missed/scheduler.py): one job per caller while it is open (``open_key``
+# is the caller then, NULL once finished: the unique index lets one worker call a client at
+# a time); a claimed job carries ``claim_token`` and ``leased_until``.
+callback_jobs = sa.Table(
+    "callback_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("missed_id", sa.Integer, nullable=False),
+    sa.Column("caller", sa.String(32), nullable=False),
+    sa.Column("open_key", sa.String(32), nullable=True),
+    sa.Column("rule", sa.String(80), nullable=False, server_default=""),
+    sa.Column("state", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("due_at", sa.String(40), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("leased_until", sa.String(40), nullable=True),
+    sa.Column("claim_token", sa.String(40), nullable=True),
+    sa.Column("worker", sa.String(64), nullable=False, server_default=""),
+    sa.Column("outcome", sa.String(32), nullable=False, server_default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("details", sa.Text, nullable=False, server_default="{}"),  # JSON: attempts
+    sa.Index("ux_callback_jobs_open_key", "open_key", unique=True),
+    sa.Index("ix_callback_jobs_due", "state", "due_at"),
+    sa.Index("ix_callback_jobs_missed", "missed_id"),
+    sqlite_autoincrement=True,
+)
+
+# Voice messages left on a call-back (bot/missed/voicemail.py): the recording is a file
+# under ``callbacks.voicemail_dir`` (``recording`` is its relative path).
+voice_messages = sa.Table(
+    "voice_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("caller", sa.String(32), nullable=False, server_default=""),
+    sa.Column("called", sa.String(64), nullable=False, server_default=""),
+    sa.Column("missed_id", sa.Integer, nullable=True),
+    sa.Column("job_id", sa.Integer, nullable=True),
+    sa.Column("rule", sa.String(80), nullable=False, server_default=""),
+    sa.Column("call_id", sa.String(200), nullable=False, server_default=""),
+    sa.Column("recording", sa.String(300), nullable=False),
+    sa.Column("recording_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Index("ix_voice_messages_recorded", "recorded_at"),
+    sa.Index("ix_voice_messages_caller", "caller", "recorded_at"),
     sqlite_autoincrement=True,
 )
 
