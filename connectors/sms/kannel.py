@@ -11,9 +11,10 @@ concatenated parts when the ``sendsms-user`` group has ``concatenation = true`` 
 ``max-messages`` > 1 (see docs/missed/sms.md for the configuration to copy).
 
 Kannel answers ``202`` with ``0: Accepted for delivery`` or ``3: Queued for later delivery``
-(both mean Kannel has the message and will deliver it); ``403`` (authorization failed, not
-routable), ``400`` (missing or bad arguments) are refusals; ``503`` (temporal failure, try
-again later) is temporary; a refused or timed-out connection means nothing was sent. A
+(both mean Kannel has the message and will deliver it); ``403`` (not routable) and ``400``
+(missing or bad arguments) are refusals; ``503`` (temporal failure, try again later) and
+``403 Authorization failed`` (our credentials: fixed in the config, then it goes out) are
+temporary; a refused or timed-out connection means nothing was sent. A
 timeout or a broken connection after the request went out is uncertain (see
 :mod:`connectors.sms`).
 """
@@ -116,8 +117,9 @@ class KannelGateway(SmsGateway):
         answer = _short(body)
         if 200 <= status < 300 and body.startswith(ACCEPTED):
             return SmsReceipt(self.name, parts=count_parts(text), detail=answer)
-        if status == 503:
-            raise SmsTemporaryError(f"kannel: HTTP 503 {answer}")
+        if status == 503 or (status == 403 and "authorization" in answer.lower()):
+            # busy, or our credentials are wrong: a person fixes the config, then it goes out
+            raise SmsTemporaryError(f"kannel: HTTP {status} {answer}")
         if 400 <= status < 500:
             raise SmsRejected(f"kannel: HTTP {status} {answer}")
         raise SmsUncertain(f"kannel: HTTP {status} {answer}")

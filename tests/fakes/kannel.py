@@ -260,3 +260,16 @@ catch-all = true
         for name in ("smsbox", "fakesmsc", "bearerbox"):
             self._terminate(name)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_for_tests() -> KannelServer:
+    """Start Kannel, or skip the test on a developer's machine without it; under
+    ``SPEECH_REQUIRE_ENGINES=1`` (``make test``) or ``CI`` a missing Kannel fails."""
+    import pytest
+
+    try:
+        return KannelServer.start()
+    except KannelUnavailable as exc:
+        if os.environ.get("SPEECH_REQUIRE_ENGINES") == "1" or os.environ.get("CI"):
+            pytest.fail(f"Kannel is required here: {exc}")
+        pytest.skip(str(exc))
