@@ -317,10 +317,35 @@ class SmsOutbox:
         )
         return True
 
+    async def catch_up(self, now: datetime | None = None) -> int:
+        """Decide for the missed calls of the last ``sms.catch_up_minutes`` that have no
+        decision yet (the listener failed: the database was down for a moment)."""
+        since = utc(now) - timedelta(minutes=self._settings.catch_up_minutes)
+        rows = await self._db.read(lambda conn: q.undecided(conn, since))
+        for row in rows:
+            await self.decide(
+                missed_call_id=int(row.id),
+                caller=row.caller,
+                called=row.called,
+                source_kind=row.source_kind,
+                source=row.source,
+                missed_at=row.missed_at,
+                now=now,
+            )
+        if rows:
+            log.warning("SMS decisions caught up", extra={"missed_calls": len(rows)})
+        return len(rows)
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver due messages every ``sms.poll_interval`` seconds until ``stop`` is set."""
+        """Deliver due messages every ``sms.poll_interval`` seconds until ``stop`` is set;
+        catch up missed decisions at the start and about once a minute."""
+        loop = asyncio.get_running_loop()
+        next_catch_up = loop.time()
         while not stop.is_set():
             try:
+                if loop.time() >= next_catch_up:
+                    next_catch_up = loop.time() + 60.0
+                    await self.catch_up()
                 await self.deliver_due()
             except Exception as exc:  # a database hiccup must not end the loop
                 log.error("SMS outbox pass failed", extra={"error": describe_error(exc)})

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.shop.schema import parse_time, sms_messages, utc_text
+from connectors.shop.schema import missed_calls, parse_time, sms_messages, utc_text
 
 SKIPPED, PENDING, SENDING, SENT, FAILED, UNCERTAIN = (
     "skipped",
@@ -229,3 +229,16 @@ def counts(conn: sa.Connection) -> dict[str, int]:
     t = sms_messages
     rows = conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state))
     return {str(state): int(n) for state, n in rows}
+
+
+def undecided(conn: sa.Connection, since: datetime, limit: int = 500) -> list[Any]:
+    """Missed calls since ``since`` without an SMS decision (a listener that failed)."""
+    m, t = missed_calls, sms_messages
+    decided = sa.select(t.c.id).where(t.c.missed_call_id == m.c.id).exists()
+    stmt = (
+        sa.select(m.c.id, m.c.missed_at, m.c.caller, m.c.called, m.c.source_kind, m.c.source)
+        .where(m.c.missed_at >= utc_text(since), ~decided)
+        .order_by(m.c.missed_at, m.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).all())

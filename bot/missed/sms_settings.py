@@ -36,7 +36,8 @@ class SmsSettings:
     max_attempts: int = 20  # then the message is given up («failed»)
     max_age_hours: float = 12.0  # a message not sent this long after the call is given up
     poll_interval: float = 2.0  # how often the outbox worker looks for due messages
-    lease_s: float = 120.0  # a claimed message is reserved for one worker this long
+    lease_s: float = 180.0  # a claimed message is reserved for one worker this long
+    catch_up_minutes: float = 30.0  # missed calls this recent without a decision get one
     max_text_chars: int = 670  # 10 parts of UCS-2 (67 characters each)
     kannel: KannelSettings = field(default_factory=KannelSettings)
     smpp: SmppSettings = field(default_factory=SmppSettings)
@@ -63,6 +64,7 @@ class SmsSettings:
             max_age_hours=self.max_age_hours,
             poll_interval=self.poll_interval,
             lease_s=self.lease_s,
+            catch_up_minutes=self.catch_up_minutes,
         )
         if not 1 <= self.max_text_chars <= 1530:
             raise ValueError("sms.max_text_chars must be between 1 and 1530")
