@@ -23,7 +23,7 @@ from bot.missed.callback_settings import CallbackSettings, CallbackSipSettings
 from bot.missed.dialer import SipDialer
 from bot.missed.scheduler import CallbackScheduler
 from bot.missed.store import MissedCallStore
-from bot.missed.voicemail import VoiceMessages, VoicemailRecorder
+from bot.missed.voicemail import VoicemailRecorder, VoiceMessages
 from connectors.pbx.sip_config import SipSettings
 from connectors.pbx.sip_server import SipEndpoint
 from connectors.pbx.transport import CallTransport
@@ -51,7 +51,7 @@ def speaking_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     finally:
         voice.close()
-    parts = []
+    parts: list[Audio] = []
     while sum(p.duration for p in parts) < 90:
         parts += [phrase, Audio.silence(0.5, 8000)]
     path = folder / "speaking.wav"
