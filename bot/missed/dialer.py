@@ -5,7 +5,8 @@ Both are :class:`~bot.missed.scheduler.Dialer` s (``callbacks.dialer``: ``sip`` 
 **SIP** (:class:`SipDialer`): an outbound INVITE (:mod:`connectors.pbx.sip_outbound`) from the
 bot's SIP endpoint (``server.sip``), to ``sip:<number>@<callbacks.sip.trunk>`` (``route:
 trunk``) or through the registered extension ``server.sip.accounts[n]`` (``route: account``:
-its proxy or registrar and its digest login, as a desk phone would).
+its proxy or registrar and its digest login, as a desk phone would). A number or an extension
+goes that way; a target written as a whole SIP URI (``sip:101@10.0.0.5``) goes to its own host.
 
 - client first: the client is called; when they answer, the call-back dialog
   (:mod:`dialogs.callback`) greets them («Вы звонили в …») and transfers them with REFER to the
@@ -55,6 +56,7 @@ from bot.missed.scheduler import (
 from bot.missed.voicemail import VoicemailRecorder, VoiceMessages
 from connectors.pbx.ami import OriginateResult
 from connectors.pbx.sip_config import split_hostport
+from connectors.pbx.sip_messages import uri_peer
 from connectors.pbx.sip_outbound import OutboundResult, invite
 from connectors.pbx.sip_server import SipEndpoint
 from connectors.pbx.sip_wire import Peer
@@ -131,6 +133,8 @@ class SipDialer:
 
     async def _dial(self, number: str) -> OutboundResult:
         _, hop, login = self._route()
+        if number.startswith(("sip:", "sips:")):  # a full SIP URI goes to its own host
+            hop = uri_peer(number, hop)
         caller_id = self.settings.sip.caller_id
         if self.settings.sip.route == "account":
             caller_id = self.endpoint.settings.accounts[self.settings.sip.account].username

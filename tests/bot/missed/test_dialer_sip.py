@@ -187,3 +187,30 @@ async def test_nobody_answers_the_ring_timeout_cancels(
     stored = await MissedCallStore(db).get(call.id)
     assert stored is not None and stored.status == statuses.FAILED
     assert stored.history[-1]["outcome"] == "no_answer"
+
+
+async def test_employee_first_calls_the_employee_then_transfers_them_to_the_client(
+    world: dict[str, Any], silence_wav: Path, voice: Synthesizer
+) -> None:
+    db = world["db"]
+    folder: Path = world["folder"]
+    async with (
+        baresip(folder / "client", mic=silence_wav, account=CLIENT, answer=True) as client,
+        baresip(folder / "emp", mic=silence_wav, account="<sip:101@127.0.0.1>;regint=0",
+                answer=True) as employee,
+    ):  # fmt: skip
+        rule = CallbackRule(
+            name="Менеджеры", source_kind="queue", source="sales", first="employee",
+            targets=(f"sip:101@127.0.0.1:{employee.sip_port}",),
+        )  # fmt: skip
+        worker = scheduler(world, client, rule, voice)
+        call = await missed(db)
+        await worker.on_missed(call)
+        async with asyncio.timeout(60):
+            await worker.run_once()
+        assert employee.has_event("TRANSFER"), employee.log()[-2000:]
+        await client.wait_event("CALL_ESTABLISHED", timeout=10)  # the employee's new call
+        await client.command("hangup")
+    stored = await MissedCallStore(db).get(call.id)
+    assert stored is not None and stored.status == statuses.CALLED_BACK
+    assert stored.history[-1]["first"] == "employee"
