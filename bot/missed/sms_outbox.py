@@ -133,6 +133,14 @@ class SmsOutbox:
         self._token = uuid.uuid4().hex
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def for_server(cls, settings: SmsSettings, db: ShopDatabase) -> SmsOutbox:
+        """The outbox ``bot serve`` runs: the gateway's secrets are masked in every log."""
+        from bot.logs import add_secrets
+
+        add_secrets(settings.kannel.password, settings.smpp.password)
+        return cls(db, settings)
+
     @property
     def gateway(self) -> SmsGateway:
         return self._gateway
