@@ -34,6 +34,7 @@ from bot.edge import add_protected, edge_middleware, media_endpoints
 from bot.events import CallBegan, CallEnded, EventBus, Transferred
 from bot.http_guard import GuardedSite
 from bot.journal.service import Journal
+from bot.loop_lag import LoopLag
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
 from bot.routing import Managers, Router
@@ -81,14 +82,15 @@ class BotServer:
         self._refresher: asyncio.Task[None] | None = None
         self._outbox_watch: asyncio.Task[None] | None = None
         self.metrics = CallMetrics()
+        self.lag = LoopLag(self.server.overload_lag_ms)  # how late the event loop runs
         self.journal: Journal | None = None  # the call store and the recordings
 
     # -- calls ------------------------------------------------------------------------------
 
     async def handle_call(self, transport: CallTransport) -> None:
         assert self.services is not None
-        if self.stop_requested.is_set() or len(self.sessions) >= self.server.max_calls:
-            reason = "stopping" if self.stop_requested.is_set() else "too many calls"
+        reason = self._refusal()
+        if reason:
             log.warning("call sent straight to an operator", extra={"reason": reason})
             self._count_refused(transport, reason.replace(" ", "_"))
             await transport.transfer(self.settings.dialog.operator)
@@ -120,6 +122,16 @@ class BotServer:
             self.sessions.discard(session)
             if recorded is not None:
                 await recorded.finish()
+
+    def _refusal(self) -> str:
+        """Why a new call goes straight to an operator ("" if the bot takes it)."""
+        if self.stop_requested.is_set():
+            return "stopping"
+        if len(self.sessions) >= self.server.max_calls:
+            return "too many calls"
+        if self.lag.overloaded:
+            return "overloaded"
+        return ""
 
     def _count_refused(self, transport: CallTransport, reason: str) -> None:
         """A call the server did not take: it still counts (a ``call_ended`` of its own)."""
@@ -172,6 +184,7 @@ class BotServer:
                 f"{self.settings.demo.mail_folder}/"
             )
         self.shop = await open_shop(self.settings)
+        self.lag.start()
         orders = self.shop.orders
         self.journal = Journal(
             self.settings.journal,
@@ -277,7 +290,12 @@ class BotServer:
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
-            {"ok": True, "calls": len(self.sessions), "total": self.calls_total}
+            {
+                "ok": True,
+                "calls": len(self.sessions),
+                "total": self.calls_total,
+                "loop_lag_ms": round(self.lag.lag_ms, 1),
+            }
         )
 
     async def stop(self) -> None:
@@ -304,6 +322,7 @@ class BotServer:
         for task in (self._refresher, self._outbox_watch):
             if task is not None:
                 task.cancel()
+        await self.lag.stop()
         self._outbox_stop.set()
         tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
         await asyncio.gather(*tasks, return_exceptions=True)

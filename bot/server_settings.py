@@ -110,6 +110,9 @@ class ServerSettings:
     max_calls: int = (
         20  # calls at once; more go straight to an operator (8 meet the latency targets on 2 cores)
     )
+    # the event loop this late (mean of 2 s, ms): new calls go straight to an operator, so
+    # the calls already on the line stay served; 0: off
+    overload_lag_ms: float = 200.0
     catalog_refresh_s: float = 30.0  # how often the NLU re-reads the catalog's articles
     metrics_interval_s: float = 5.0  # how often bot_outbox_pending is read from the database
     shutdown_grace: float = 20.0  # SIGTERM: calls may finish this long, then go to operators

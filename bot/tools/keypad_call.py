@@ -50,11 +50,12 @@ class KeypadResult:
 
     @property
     def silent_hangup(self) -> bool:
-        """The bot let go of the caller without a word after their last key, or the dialplan
-        got no result at all."""
+        """The bot hung up on the caller without a word after their last key, or the
+        dialplan got no result at all (a transfer is no hang-up: a person takes the call)."""
         if self.error:
             return False  # a crash or a cut line, counted apart
-        return (self.bot_hung_up and self.audio_after_last_key < SPOKE_BYTES) or not self.result
+        hung_up = self.bot_hung_up and self.result != "transfer"
+        return (hung_up and self.audio_after_last_key < SPOKE_BYTES) or not self.result
 
 
 class _Leg:

@@ -49,6 +49,7 @@ def base_config(folder: Path, *, mail_port: int, secret: str | None = None) -> d
             "managers_file": None,
             "transcripts_dir": str(folder / "transcripts"),
             "shutdown_grace": 2.0,
+            "overload_lag_ms": 0,  # a loaded test machine must not turn calls away
         },
     }
 

@@ -52,6 +52,7 @@ def make_settings(folder: Path) -> Settings:
     server.transcripts_dir = str(folder / "transcripts")
     settings.recordings = dataclasses.replace(settings.recordings, dir=folder / "recordings")
     server.shutdown_grace = 0.5
+    server.overload_lag_ms = 0  # a loaded test machine must not turn calls away
     server.routes = [Route(called="5555", scenario="order")]
     return settings
 
@@ -367,3 +368,20 @@ async def test_a_seven_digit_caller_id_is_an_unknown_caller(server: BotServer) -
     await agi.run(timeout=60)
     assert agi.variables["CALLERID(name)"] == "UNKNOWN USER"
     assert agi.variables["BOT_RESULT"] == "hangup"
+
+
+async def test_an_overloaded_server_sends_new_calls_to_an_operator(server: BotServer) -> None:
+    server.lag.limit_ms = 200.0
+    for _ in range(30):  # the event loop ran a second late for the last 2 s
+        server.lag.record(1000.0)
+    assert server.lag.overloaded
+
+    async def scenario(client: AudioSocketClient) -> None:
+        await client.wait_closed(timeout=20)
+
+    agi = FastAgiClient("127.0.0.1", agi_port(server), agi_env(callerid="+79607775577"))
+    agi.audio = scenario
+    await agi.run(timeout=30)
+    assert agi.variables["BOT_RESULT"] == "transfer"
+    assert agi.variables["BOT_TRANSFER"] == "operator"
+    assert not server.sessions and server.calls_total == 0
