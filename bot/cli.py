@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.rasa.cli import add_rasa_parsers
 
     add_rasa_parsers(commands)  # rasa-actions [--host --port], rasa-project OUT
+    from bot.missed.sms_cli import add_sms_parser
+
+    add_sms_parser(commands)  # sms send --to … --text …, sms status
 
     bench = nlu_commands.add_parser("bench", help="parse latency p50/p99 and training time")
     bench.add_argument("--out", type=Path, default=Path("bench/nlu.json"))
@@ -145,6 +148,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.shop_commands import cmd_catalog_import
 
         return asyncio.run(cmd_catalog_import(settings, args.file))
+    if args.command == "sms":
+        from bot.missed.sms_cli import cmd_sms
+
+        return cmd_sms(settings, args)
     if args.command == "admin":
         from bot.web.cli import cmd_admin
 

@@ -93,3 +93,31 @@ async def test_kannel_down_then_up_sends_the_sms_once(
         assert len(kannel.wait_for_messages(2, timeout=2.0)) == 1  # never twice
     finally:
         await outbox.gateway.close()
+
+
+def test_the_cli_sends_a_test_sms_and_shows_the_outbox(
+    kannel: KannelServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    for name, value in {
+        "BOT_SMS__GATEWAY": "kannel",
+        "BOT_SMS__SENDER": "Shop",
+        "BOT_SMS__KANNEL__URL": kannel.sendsms_url,
+        "BOT_SMS__KANNEL__USERNAME": USER,
+        "BOT_SMS__KANNEL__PASSWORD": PASSWORD,
+        "BOT_SHOP__URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["sms", "send", "--to", "+7 900 123-45-67", "--text", "Проверка связи"]) == 0
+    assert "accepted by kannel" in capsys.readouterr().out
+    got = kannel.wait_for_messages(1)
+    assert [(m.receiver, m.text) for m in got] == [("79001234567", "Проверка связи")]
+    kannel.stop_smsbox()
+    assert main(["sms", "send", "--to", "79001234567", "--text", "x"]) == 1
+    assert "not sent (temporary)" in capsys.readouterr().out
+    assert main(["sms", "status"]) == 0
+    assert "SMS outbox: empty" in capsys.readouterr().out
