@@ -1,0 +1,101 @@
+"""What ``bot serve`` runs of the call-backs: the scheduler, its dialer and the voicemail box.
+
+    callbacks = CallbackService.start(settings, shop.db, sip=endpoint, synthesizer=tts,
+                                      intake=missed.intake, ami=missed.ami)
+    ...
+    await callbacks.stop(grace)
+
+``callbacks.enabled: false`` gives ``None``. ``callbacks.dialer: sip`` needs the SIP endpoint
+(``server.sip.enabled``); ``ami`` needs the missed-call AMI connection (``missed.ami``). The
+scheduler subscribes to the missed-call intake; the pages read voice messages with
+:class:`~bot.missed.voicemail.VoiceMessages` (``callbacks.voicemail_dir``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.missed.callback_jobs import CallbackJobs
+from bot.missed.callback_rules import RulesFile
+from bot.missed.callback_settings import CallbackSettings
+from bot.missed.dialer import AmiDialer, SipDialer
+from bot.missed.scheduler import CallbackScheduler, Dialer
+from bot.missed.store import MissedCallStore
+from bot.missed.voicemail import VoicemailRecorder, VoiceMessages
+from connectors.shop.database import ShopDatabase
+
+if TYPE_CHECKING:
+    from bot.missed.intake import MissedCallIntake
+    from connectors.pbx.ami import AmiClient
+    from connectors.pbx.sip_server import SipEndpoint
+    from speech.tts import Synthesizer
+
+log = logging.getLogger(__name__)
+
+
+class CallbackService:
+    def __init__(
+        self,
+        settings: CallbackSettings,
+        scheduler: CallbackScheduler,
+        messages: VoiceMessages,
+        recorder: VoicemailRecorder | None,
+    ) -> None:
+        self.settings = settings
+        self.scheduler = scheduler
+        self.messages = messages
+        self.recorder = recorder
+
+    @classmethod
+    def start(
+        cls,
+        settings: CallbackSettings,
+        db: ShopDatabase,
+        *,
+        sip: SipEndpoint | None,
+        synthesizer: Synthesizer | None,
+        intake: MissedCallIntake | None,
+        ami: AmiClient | None = None,
+    ) -> CallbackService | None:
+        if not settings.enabled:
+            return None
+        if intake is None:
+            raise ValueError("callbacks.enabled needs missed.enabled (the missed-call intake)")
+        messages = VoiceMessages(db, settings.voicemail_dir)
+        recorder: VoicemailRecorder | None = None
+        dialer: Dialer
+        if settings.dialer == "sip":
+            if sip is None or synthesizer is None:
+                raise ValueError("callbacks.dialer: sip needs server.sip.enabled")
+            recorder = VoicemailRecorder(
+                settings.voicemail_dir,
+                max_s=settings.voicemail_max_s,
+                silence_s=settings.voicemail_silence_s,
+            )
+            dialer = SipDialer(sip, settings, synthesizer, recorder, messages)
+        else:
+            if ami is None:
+                raise ValueError("callbacks.dialer: ami needs missed.ami.enabled")
+            dialer = AmiDialer(ami, settings)
+        rules = RulesFile(Path(settings.rules_file))
+        rules.current()  # a broken file stops the server at start, with its line
+        store = MissedCallStore(db)
+        scheduler = CallbackScheduler(settings, CallbackJobs(db), store, dialer, rules.current)
+        intake.subscribe(scheduler.on_missed)
+        scheduler.start()
+        log.info(
+            "call-backs running",
+            extra={
+                "dialer": settings.dialer,
+                "rules": len(rules.rules),
+                "worker": scheduler.worker,
+            },
+        )
+        return cls(settings, scheduler, messages, recorder)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        await self.scheduler.stop(grace)
+        if self.recorder is not None:
+            self.recorder.close()
