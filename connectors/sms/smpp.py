@@ -198,6 +198,7 @@ class SmppGateway(SmsGateway):
             await link.close(0.5)
             raise SmsTemporaryError(f"smpp: bind refused (status 0x{resp.status:08x})")
         log.info("SMPP bound as a transmitter", extra={"smsc": p.system_id(resp)[:15]})
+        self._last_used = asyncio.get_running_loop().time()
         return link
 
     async def _ready_link(self) -> _Link:
