@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.journal.settings import JournalSettings, RecordingSettings
+from bot.missed.settings import MissedSettings
 from bot.missed.sms_settings import SmsSettings
 from bot.rasa.settings import RasaSettings, check_engine
 from bot.server_settings import ServerSettings
@@ -82,6 +83,7 @@ class Settings:
     rasa: RasaSettings = field(default_factory=RasaSettings)  # nlu/dialog.engine: rasa
     journal: JournalSettings = field(default_factory=JournalSettings)  # the call store
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    missed: MissedSettings = field(default_factory=MissedSettings)  # missed calls: intake
     sms: SmsSettings = field(default_factory=SmsSettings)  # missed calls: SMS (Case 3)
 
     def __post_init__(self) -> None:

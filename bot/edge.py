@@ -1,6 +1,7 @@
 """Security at the edge: shared secret, IP allow-list, limits, for every endpoint.
 
-HTTP. Webhook, media and metrics endpoints (``/ws/…``, ``/telphin``, ``/metrics``) need the
+HTTP. Webhook, media and metrics endpoints (``/ws/…``, ``/telphin``, ``/metrics``, the
+missed-call intake ``/missed…``) need the
 configured secret, either as the last path segment (``/ws/twilio/<secret>``, what PBX web
 forms can hold) or in the ``X-Bot-Secret`` header; the comparison is constant-time. With an
 allow-list (``server.allow_ips`` joined with ``server.http.allow_ips``), other addresses get
@@ -41,7 +42,7 @@ from connectors.pbx.websocket_base import WebSocketTransport
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
-PROTECTED_PREFIXES = ("/ws/", "/telphin", "/metrics")
+PROTECTED_PREFIXES = ("/ws/", "/telphin", "/metrics", "/missed")
 SECRET_HEADER = "X-Bot-Secret"
 MAX_SEGMENT = 255  # characters in one path segment (a file name's limit)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -37,6 +37,7 @@ from bot.journal.service import Journal
 from bot.loop_lag import LoopLag
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
+from bot.missed.intake_service import IntakeService
 from bot.routing import Managers, Router
 from bot.session import CallSession
 from bot.shop_setup import Shop, open_shop
@@ -84,6 +85,7 @@ class BotServer:
         self.metrics = CallMetrics()
         self.lag = LoopLag(self.server.overload_lag_ms)  # how late the event loop runs
         self.journal: Journal | None = None  # the call store and the recordings
+        self.missed: IntakeService | None = None  # missed calls: store, intake, AMI
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -100,6 +102,8 @@ class BotServer:
         session = CallSession(transport, self.services, dialog=dialog, route=route)
         session.subscribe(self.metrics)
         recorded = self.journal.attach(session) if self.journal is not None else None
+        if self.missed is not None:  # the bot's own handoffs nobody took
+            self.missed.attach(session)
         self.sessions.add(session)
         self.calls_total += 1
         started = time.monotonic()
@@ -195,6 +199,7 @@ class BotServer:
             registry=self.metrics.registry,
         )
         self.journal.start()
+        self.missed = await IntakeService.start(self.settings, self.shop.db)
         self.services = await VoiceServices.start(self.settings, self.settings.voice, self.shop)
         managers_file = Path(self.server.managers_file) if self.server.managers_file else None
         self.router = Router(self.server.routes, self.settings.dialog, Managers(managers_file))
@@ -259,6 +264,8 @@ class BotServer:
         if self.server.browser:
             app.router.add_get("/talk", self._talk_page)
             app.router.add_static("/static", STATIC, show_index=False)
+        if self.missed is not None:  # POST /missed, /missed/telphin
+            self.missed.add_routes(app)
         app.router.add_get("/healthz", self._health)
         add_protected(app, "GET", "/metrics", self._metrics)
         if self.settings.admin.enabled:  # the editors' console: its own sessions, no secret
@@ -326,6 +333,8 @@ class BotServer:
         self._outbox_stop.set()
         tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.missed is not None:
+            await self.missed.stop()
         if self.journal is not None:
             await self.journal.stop()
         if self.shop is not None:

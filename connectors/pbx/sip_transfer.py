@@ -54,7 +54,8 @@ def _name_headers(call: SipCall) -> dict[str, str]:
 
 async def transfer(call: SipCall, target: str) -> None:
     settings = call.endpoint.settings.transfer
-    if call.ended.is_set():
+    if call.ended.is_set():  # the caller hung up during the transfer notice
+        call.outcome.transfer_failed = "caller_hangup"
         return
     outcome = "refused"
     if settings.refer:
@@ -63,6 +64,7 @@ async def transfer(call: SipCall, target: str) -> None:
         log.info("SIP transfer done", extra={"call_id": call.info.call_id})
         await call.hangup()
         return
+    call.outcome.transfer_failed = "caller_hangup" if call.ended.is_set() else outcome
     if call.ended.is_set():
         return
     log.warning(

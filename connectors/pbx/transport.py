@@ -75,6 +75,9 @@ class CallOutcome:
     target: str | None = None  # transfer target (queue, extension, URI)
     reason: str = ""  # the dialog's transfer reason ("error", "caller_request", …)
     caller_name: str | None = None  # shown to operators
+    # the handoff did not reach the PBX's target: refused | timeout | failed | caller_hangup
+    # ("" = done, or the connector cannot tell); set by connectors that transfer themselves
+    transfer_failed: str = ""
 
     def transfer_to(self, target: str, reason: str | None = None) -> CallOutcome:
         """Record a transfer; ``reason=None`` keeps the reason given earlier."""

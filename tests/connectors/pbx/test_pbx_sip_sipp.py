@@ -235,6 +235,8 @@ async def test_transfer_by_refer_or_fallback_bye(tmp_path: Path, accepted: bool)
         await endpoint.stop(0.5)
     assert "Successful call" in output
     assert bot.hangups == ["bot_hangup"]
+    # the missed-call intake reads it (bot.missed.intake_bot): a refused REFER is no handoff
+    assert bot.calls[0].outcome.transfer_failed == ("" if accepted else "refused")
 
 
 BYE_FROM_SIPP = """  <send retrans="500">
