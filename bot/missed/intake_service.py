@@ -88,13 +88,13 @@ class IntakeService:
         return service
 
     def add_routes(self, app: web.Application) -> None:
-        """``POST /missed/telphin[/<secret>]`` (first: ``/missed/{secret}`` would take it)
-        and ``POST /missed[/<secret>]``."""
+        """``GET|POST /missed/telphin[/<secret>]`` (first: ``/missed/{secret}`` would take
+        it) and ``POST /missed[/<secret>]``."""
         limit = self.settings.max_body_bytes
-        if self.settings.telphin:
-            add_protected(
-                app, "POST", "/missed/telphin", telphin_events_handler(self.telphin, limit)
-            )
+        if self.settings.telphin:  # Telphin sends its events by GET or POST, as configured
+            telphin = telphin_events_handler(self.telphin, limit)
+            add_protected(app, "POST", "/missed/telphin", telphin)
+            add_protected(app, "GET", "/missed/telphin", telphin)
         if self.settings.http:
             add_protected(app, "POST", "/missed", missed_handler(self.intake, limit))
 

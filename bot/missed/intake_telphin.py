@@ -1,7 +1,8 @@
-"""``POST /missed/telphin[/<secret>]``: Telphin's call-event notifications into missed calls.
+"""``/missed/telphin[/<secret>]``: Telphin's call-event notifications into missed calls.
 
 Telphin (ВАТС «Телфин.Офис») sends an HTTP request for each event of an extension whose
-«События» tab names our URL (one URL for all four events). The format, as Telphin's
+«События» tab names our URL (one URL for all four events; GET with the fields in the query
+string or POST with a urlencoded form, as configured there). The format, as Telphin's
 documentation describes it (quoted in full in the SalesMan CRM handler, see
 ``docs/missed/intake.md``): form fields
 

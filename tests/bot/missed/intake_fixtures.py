@@ -70,6 +70,7 @@ async def endpoint(intake: MissedCallIntake) -> AsyncIterator[Endpoint]:
     app.middlewares.append(edge_middleware(http))  # type: ignore[arg-type]
     telphin = TelphinEvents(intake, max_calls=50, track_s=3600)
     add_protected(app, "POST", "/missed/telphin", telphin_events_handler(telphin, 4096))
+    add_protected(app, "GET", "/missed/telphin", telphin_events_handler(telphin, 4096))
     add_protected(app, "POST", "/missed", missed_handler(intake, 4096))
     runner = web.AppRunner(app)
     await runner.setup()
