@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.journal.settings import JournalSettings, RecordingSettings
+from bot.missed.callback_settings import CallbackSettings
 from bot.missed.settings import MissedSettings
 from bot.missed.sms_settings import SmsSettings
 from bot.rasa.settings import RasaSettings, check_engine
@@ -85,6 +86,7 @@ class Settings:
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
     missed: MissedSettings = field(default_factory=MissedSettings)  # missed calls: intake
     sms: SmsSettings = field(default_factory=SmsSettings)  # missed calls: SMS (Case 3)
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # call-backs
 
     def __post_init__(self) -> None:
         check_engine("dialog", self.dialog.engine)

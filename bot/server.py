@@ -37,6 +37,7 @@ from bot.journal.service import Journal
 from bot.loop_lag import LoopLag
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
+from bot.missed.callback_service import CallbackService
 from bot.missed.intake_service import IntakeService
 from bot.routing import Managers, Router
 from bot.session import CallSession
@@ -86,6 +87,7 @@ class BotServer:
         self.lag = LoopLag(self.server.overload_lag_ms)  # how late the event loop runs
         self.journal: Journal | None = None  # the call store and the recordings
         self.missed: IntakeService | None = None  # missed calls: store, intake, AMI
+        self.callbacks: CallbackService | None = None  # automatic call-backs, voicemail
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -223,6 +225,12 @@ class BotServer:
             await self._start_sip()
         if self.server.http.enabled:
             await self._start_http()
+        self.callbacks = CallbackService.start(  # after SIP: call-backs leave its endpoint
+            self.settings.callbacks, self.shop.db, sip=self.sip,
+            synthesizer=self.services.synthesizer,
+            intake=self.missed.intake if self.missed is not None else None,
+            ami=self.missed.ami if self.missed is not None else None,
+        )  # fmt: skip
 
     async def _start_asterisk(self) -> None:
         ast = self.server.asterisk
@@ -311,6 +319,8 @@ class BotServer:
         grace = self.server.shutdown_grace
         log.info("shutting down", extra={"calls": len(self.sessions), "grace_s": grace})
         stoppers = []
+        if self.callbacks is not None:  # call-backs in progress get the grace period
+            stoppers.append(asyncio.create_task(self.callbacks.stop(grace)))
         if self.asterisk is not None:
             stoppers.append(asyncio.create_task(self.asterisk.stop(grace + 10)))
         if self.sip is not None:
