@@ -4,6 +4,7 @@ handoffs that failed (a refused REFER, the caller hanging up) and orders the bot
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,9 +23,12 @@ from bot.missed.intake import (
 )
 from bot.missed.intake_bot import BotHandoffs
 from bot.missed.store import MissedCall, MissedCallStore
+from bot.voice_settings import VoiceSettings
 from connectors.pbx.transport import CallOutcome
 from dialogs.context import CallContext
 from tests.bot.missed.intake_fixtures import MSK, Heard, intake, store  # noqa: F401
+from tests.bot.test_session import Factory
+from tests.bot.test_session import make_call as make_call  # the fixture
 
 
 def report(external_id: str = "1733040000.17", **values: object) -> MissedReport:
@@ -217,3 +221,28 @@ async def test_an_order_the_bot_took_means_the_client_got_through(
         row = await intake.store.get(missed.id)
         assert row is not None and row.status == expected
     assert row.history[-1]["by"] == "bot" and row.history[-1]["order_id"] == 7
+
+
+async def test_a_voice_call_whose_transfer_was_refused(
+    make_call: Factory,
+    intake: MissedCallIntake,  # noqa: F811
+) -> None:
+    """The whole path: a real CallSession hands off (maximum call length), the line refuses
+    the transfer as the SIP connector records it, the call is a missed call of the bot."""
+    vad = dataclasses.replace(VoiceSettings().vad, no_input_ms=10_000_000)
+    call = make_call(voice=VoiceSettings(vad=vad, max_call_seconds=0.3))
+    handoffs = BotHandoffs(intake)
+    handoffs.attach(call.session)
+    deliver = call.line.transfer
+
+    async def refused(target: str) -> None:
+        call.line.outcome.transfer_failed = "refused"
+        await deliver(target)
+
+    call.line.transfer = refused  # type: ignore[method-assign]
+    log = await call.end()
+    assert log.end_reason == "transfer:max_call_length"
+    await handoffs.drain()
+    (missed,) = await intake.store.list()
+    assert (missed.intake, missed.source, missed.call_id) == ("bot", "operator", log.call_id)
+    assert missed.details == {**missed.details, "outcome": "refused", "reason": "max_call_length"}
