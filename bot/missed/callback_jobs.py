@@ -286,6 +286,16 @@ class CallbackJobs:
 
         return await self.db.write(_set)
 
+    async def known_missed_ids(self, since: datetime) -> set[int]:
+        """The missed calls named by jobs made since ``since`` (the catch-up's check)."""
+        table = callback_jobs
+
+        def _known(conn: sa.Connection) -> set[int]:
+            rows = conn.execute(sa.select(table).where(table.c.created_at >= utc_text(since)))
+            return {i for row in rows for i in _job(row).missed_ids}
+
+        return await self.db.read(_known)
+
     async def open_jobs(self) -> Sequence[CallbackJob]:
         table = callback_jobs
 

@@ -85,6 +85,8 @@ class CallbackSettings:
     voicemail_dir: Path = Path("var/voicemail")  # voice messages (Ogg/Opus)
     voicemail_max_s: float = 120.0  # a voice message ends after this long
     voicemail_silence_s: float = 6.0  # … or after this much silence at its end
+    catch_up_minutes: float = 60.0  # missed calls this recent without a job are scheduled
+    #                                  (a listener that failed: the database was down)
     worker: str = ""  # this worker's name in the jobs (default: host and pid)
     sip: CallbackSipSettings = field(default_factory=CallbackSipSettings)
     ami: CallbackAmiSettings = field(default_factory=CallbackAmiSettings)
@@ -110,6 +112,8 @@ class CallbackSettings:
             raise ValueError("callbacks.concurrency must be 1..50")
         if not 5 <= self.voicemail_max_s <= 600:
             raise ValueError("callbacks.voicemail_max_s must be 5..600 seconds")
+        if not 0 <= self.catch_up_minutes <= 7 * 24 * 60:
+            raise ValueError("callbacks.catch_up_minutes must be 0..10080")
         if not 1 <= self.voicemail_silence_s <= 60:
             raise ValueError("callbacks.voicemail_silence_s must be 1..60 seconds")
 

@@ -10,6 +10,8 @@ them; a job held by a worker that died is taken over when its lease runs out
 
 Running a due job (one attempt):
 
+0. missed calls whose listener call failed (the database was down a moment) are found again
+   by :meth:`CallbackScheduler.catch_up` (at start, then about once a minute);
 1. the rule is read again (the console may have changed it); a disabled or deleted rule, or
    a moment outside its intervals, puts the job back (to the next interval);
 2. the job's missed calls are read again: if the client called back and was answered
@@ -60,6 +62,7 @@ CALL_FAILED = "failed"
 EMPLOYEE_NO_ANSWER = "employee_no_answer"
 OUTCOMES = frozenset({CONNECTED, VOICEMAIL, BUSY, NO_ANSWER, CALL_FAILED, EMPLOYEE_NO_ANSWER})
 REACHED = frozenset({CONNECTED, VOICEMAIL})
+CATCH_UP_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +164,30 @@ class CallbackScheduler:
                 task.cancel()
             await asyncio.gather(*self.running.values(), return_exceptions=True)
 
+    async def catch_up(self) -> int:
+        """Schedule the missed calls of the last ``callbacks.catch_up_minutes`` that no job
+        names (the intake's listener failed for them); how many were looked at again."""
+        if not self.settings.catch_up_minutes:
+            return 0
+        now = self.clock()
+        since = now - timedelta(minutes=self.settings.catch_up_minutes)
+        recent = await self.missed.list(
+            period_from=since, statuses=sorted(statuses.OPEN), limit=1000
+        )
+        known = await self.jobs.known_missed_ids(since - timedelta(days=1))
+        missing = [c for c in recent if c.id not in known and c.caller]
+        for call in sorted(missing, key=lambda c: c.missed_at):
+            await self.on_missed(call)
+        return len(missing)
+
     async def _loop(self) -> None:
+        next_catch_up = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             try:
+                if loop.time() >= next_catch_up:
+                    next_catch_up = loop.time() + CATCH_UP_EVERY_S
+                    await self.catch_up()
                 await self.run_due()
             except Exception:
                 log.exception("call-back pass failed")

@@ -265,3 +265,21 @@ async def test_a_job_taken_over_cannot_be_overwritten_by_its_old_worker(
     (theirs,) = await jobs.claim(T0 + timedelta(seconds=11), T0 + timedelta(60), "new", "w2", 5)
     assert await jobs.finish(mine, "old", DONE, CONNECTED, {}) is None
     assert await jobs.finish(theirs, "new", DONE, CONNECTED, {}) is not None
+
+
+async def test_the_catch_up_schedules_a_missed_call_whose_listener_failed(
+    world: dict[str, Any],
+) -> None:
+    db = world["db"]
+    clock = Clock(T0 + timedelta(minutes=2))
+    dialer = ScriptedDialer()
+    worker = scheduler(db, dialer, clock)
+    lost = await missed(db, "pbx-1")  # stored, but on_missed never ran (database hiccup)
+    seen = await missed(db, "pbx-2", caller="9037654321")
+    await worker.on_missed(seen)
+    old = await missed(db, "pbx-3", caller="9990001122", missed_at=T0 - timedelta(hours=3))
+    assert await worker.catch_up() == 1  # only the lost one; the old one is past the window
+    assert await worker.catch_up() == 0  # scheduled once
+    await worker.run_once()
+    assert sorted(r.missed_ids for r in dialer.calls) == [(lost.id,), (seen.id,)]
+    assert await CallbackJobs(db).for_missed(old.id) == []
