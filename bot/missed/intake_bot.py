@@ -26,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.events import CallEnded, CallEvent, DraftSaved, OrderSaved, Transferred
+from bot.events import CallEnded, CallEvent, DraftSaved, OrderSaved, Subscriber, Transferred
 from bot.missed.intake import RETRIES, MissedCallIntake, MissedReport
 from connectors.pbx.transport import CallTransport
 from dialogs.context import CallContext
@@ -75,7 +75,13 @@ class BotHandoffs:
         """Follow one voice call (before ``session.run()``)."""
         self.watch(session.context, session.transport, session.subscribe)
 
-    def watch(self, context: CallContext, transport: CallTransport, subscribe: Any) -> None:
+    def watch(
+        self,
+        context: CallContext,
+        transport: CallTransport,
+        subscribe: Callable[[Subscriber], None],
+    ) -> None:
+        """Follow one call given its context, transport and its bus's ``subscribe``."""
         subscribe(_CallWatcher(self, context, transport))
 
     def call_ended(self, watcher: _CallWatcher, event: CallEnded) -> None:
