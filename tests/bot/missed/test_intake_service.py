@@ -72,3 +72,60 @@ async def test_service_start_routes_and_stop(tmp_path: Path) -> None:
         await fake.stop()
     settings.missed.enabled = False
     assert await IntakeService.start(settings, db) is None
+
+
+async def test_bot_serve_takes_missed_calls_from_http_ami_and_telphin(tmp_path: Path) -> None:
+    """The real server (its guarded HTTP listener, the edge, the AMI follower it starts)."""
+    import aiohttp
+
+    from tests.e2e.test_e2e_server import SECRET, make_settings
+
+    fake = await FakeAmi.start()
+    settings = make_settings(tmp_path)
+    settings.missed.ami.enabled = True
+    settings.missed.ami.port = fake.port
+    settings.missed.ami.username, settings.missed.ami.secret = "bot", "s3cret"
+    server = BotServer(settings)
+    server.public_sounds = tmp_path / "sounds"
+    await server.start()
+    try:
+        assert server.missed is not None and server.missed.ami is not None
+        base = server.addresses["http"]
+        async with aiohttp.ClientSession() as http:
+            form = {"id": "pbx-1", "caller": "+79161234567", "queue": "sales", "wait": "30"}
+            async with http.post(f"{base}/missed/{SECRET}", data=form) as response:
+                assert response.status == 200 and (await response.json())["ok"]
+            async with http.post(f"{base}/missed", data=form) as response:
+                assert response.status == 401
+            telphin = {
+                "EventType": "hangup",
+                "CallID": "t1",
+                "CallFlow": "in",
+                "CallerIDNum": "+79035550011",
+                "CalledExtension": "3515*200@x",
+                "CallStatus": "CANCEL",
+                "Bridged": "no",
+            }
+            async with http.post(f"{base}/missed/telphin/{SECRET}", data=telphin) as response:
+                assert response.status == 200 and (await response.json())["id"]
+        await fake.wait_login(1)
+        await fake.emit(
+            {
+                "Event": "QueueCallerAbandon",
+                "Queue": "sales",
+                "Uniqueid": "1733040000.5",
+                "CallerIDNum": "89161112233",
+                "HoldTime": "12",
+            }
+        )
+        await asyncio.sleep(0.2)
+        await server.missed.ami.drain()
+        calls = await server.missed.store.list()
+        assert sorted((c.intake, c.external_id) for c in calls) == [
+            ("ami", "1733040000.5"),
+            ("http", "pbx-1"),
+            ("telphin", "t1"),
+        ]
+    finally:
+        await server.stop()
+        await fake.stop()
