@@ -39,6 +39,7 @@ from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import CallMetrics
 from bot.missed.callback_service import CallbackService
 from bot.missed.intake_service import IntakeService
+from bot.missed.sms_outbox import SmsOutbox
 from bot.routing import Managers, Router
 from bot.session import CallSession
 from bot.shop_setup import Shop, open_shop
@@ -88,6 +89,8 @@ class BotServer:
         self.journal: Journal | None = None  # the call store and the recordings
         self.missed: IntakeService | None = None  # missed calls: store, intake, AMI
         self.callbacks: CallbackService | None = None  # automatic call-backs, voicemail
+        self.sms: SmsOutbox | None = None  # Case 3: an SMS for each missed call
+        self._sms_task: asyncio.Task[None] | None = None
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -202,6 +205,10 @@ class BotServer:
         )
         self.journal.start()
         self.missed = await IntakeService.start(self.settings, self.shop.db)
+        if self.missed is not None and self.settings.sms.enabled:  # decide, then the outbox
+            self.sms = SmsOutbox.for_server(self.settings.sms, self.shop.db)
+            self.missed.intake.subscribe(self.sms.on_missed)
+            self._sms_task = asyncio.create_task(self.sms.run(self._outbox_stop), name="sms")
         self.services = await VoiceServices.start(self.settings, self.settings.voice, self.shop)
         managers_file = Path(self.server.managers_file) if self.server.managers_file else None
         self.router = Router(self.server.routes, self.settings.dialog, Managers(managers_file))
@@ -341,7 +348,7 @@ class BotServer:
                 task.cancel()
         await self.lag.stop()
         self._outbox_stop.set()
-        tasks = [t for t in (self._outbox_task, self._orders_task) if t is not None]
+        tasks = [t for t in (self._outbox_task, self._orders_task, self._sms_task) if t is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.missed is not None:
             await self.missed.stop()
