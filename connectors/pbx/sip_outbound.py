@@ -13,7 +13,8 @@ then runs exactly like an answered inbound one (REFER transfer, BYE either way, 
 
 Assumed and not done: forking (several 2xx to one INVITE: the first one wins, later ones are
 not ACKed) and 2xx retransmissions after our ACK was lost (the callee ends the call, RFC 3261
-§13.3.1.4); neither happens on one trunk or a registrar that does not fork.
+§13.3.1.4); neither happens on one trunk or a registrar that does not fork. A challenge is
+ACKed (it is a non-2xx final answer) before the INVITE goes again with the credentials.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiosipua.auth import SipDigestAuth
+from aiosipua.auth import SipDigestAuth, build_credentials
+from aiosipua.headers import parse_auth, stringify_auth
 from aiosipua.message import SipRequest, SipResponse
 
 from connectors.pbx import sip_sdp
@@ -96,13 +99,18 @@ async def invite(
     answered = False
     try:
         try:
-            request, resp = await endpoint.clients.send_with_auth(
-                make,
-                next_hop,
-                credentials,
-                timeout=ring_timeout,
-                on_provisional=provisional.append,
+            request = make()
+            resp = await endpoint.clients.send(
+                request, next_hop, timeout=ring_timeout, on_provisional=provisional.append
             )
+            if resp.status_code in (401, 407) and credentials is not None:
+                _ack_failure(endpoint, request, resp, next_hop)
+                retry = _authorized(make, resp, credentials)
+                if retry is not None:
+                    request = retry
+                    resp = await endpoint.clients.send(
+                        request, next_hop, timeout=ring_timeout, on_provisional=provisional.append
+                    )
         except TimeoutError:
             await _cancel(endpoint, sent[-1], next_hop, provisional)
             log.info("SIP outbound call unanswered", extra={"call_id": call_id})
@@ -138,6 +146,26 @@ async def invite(
     finally:
         if not answered:
             rtp.close()
+
+
+def _authorized(
+    make: Callable[[], SipRequest], challenge: SipResponse, credentials: SipDigestAuth
+) -> SipRequest | None:
+    """The INVITE again with an answer to the strongest digest challenge (RFC 8760)."""
+    name = "www-authenticate" if challenge.status_code == 401 else "proxy-authenticate"
+    header = "Authorization" if challenge.status_code == 401 else "Proxy-Authorization"
+    for raw in sorted(challenge.headers.get(name), key=lambda c: "sha-256" not in c.lower()):
+        try:
+            parsed = parse_auth(raw)
+        except Exception:
+            continue
+        retry = make()
+        answer = build_credentials(credentials, parsed, retry.method, retry.uri)
+        if answer is None:
+            continue
+        retry.headers.set_single(header, stringify_auth(answer))
+        return retry
+    return None
 
 
 def _dialog(
