@@ -301,10 +301,13 @@ class CallbackScheduler:
         self, job: CallbackJob, token: str, result: CallbackResult, missed_ids: tuple[int, ...]
     ) -> None:
         detail = {"outcome": result.outcome, **result.detail}
+        current = await self.jobs.get(job.id)
+        # the calls of this attempt, and those the client missed meanwhile (they joined the job)
+        ids = sorted({*missed_ids, *(current.missed_ids if current is not None else ())})
         calls = [
             c
-            for c in [await self.missed.get(i) for i in missed_ids]
-            if c is not None and c.status == statuses.CALLING
+            for c in [await self.missed.get(i) for i in ids]
+            if c is not None and (c.status == statuses.CALLING or c.is_open)
         ]
         if result.outcome in REACHED:
             if await self.jobs.finish(job, token, DONE, result.outcome, result.detail) is None:
@@ -315,7 +318,6 @@ class CallbackScheduler:
         status = (
             statuses.NOT_CALLED_BACK if result.outcome == EMPLOYEE_NO_ANSWER else statuses.FAILED
         )
-        current = await self.jobs.get(job.id)
         attempts = current.attempts if current is not None else job.attempts
         if attempts >= job.max_attempts:
             if await self.jobs.finish(job, token, FAILED, result.outcome, result.detail) is None:

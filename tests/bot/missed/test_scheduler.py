@@ -283,3 +283,24 @@ async def test_the_catch_up_schedules_a_missed_call_whose_listener_failed(
     await worker.run_once()
     assert sorted(r.missed_ids for r in dialer.calls) == [(lost.id,), (seen.id,)]
     assert await CallbackJobs(db).for_missed(old.id) == []
+
+
+async def test_a_call_missed_while_the_client_is_being_called_back_is_settled_too(
+    world: dict[str, Any],
+) -> None:
+    db = world["db"]
+    hold = asyncio.Event()
+    dialer = ScriptedDialer(hold=hold)
+    worker = scheduler(db, dialer, Clock(T0 + timedelta(minutes=2)))
+    first = await missed(db, "pbx-1")
+    await worker.on_missed(first)
+    (task,) = await worker.run_due()
+    await asyncio.wait_for(dialer.dialling.wait(), 5)
+    meanwhile = await missed(db, "pbx-2", missed_at=T0 + timedelta(minutes=2))
+    await worker.on_missed(meanwhile)  # joins the job in progress: no second call
+    hold.set()
+    await task
+    assert len(dialer.calls) == 1
+    for call in (first, meanwhile):
+        stored = await MissedCallStore(db).get(call.id)
+        assert stored is not None and stored.status == statuses.CALLED_BACK
