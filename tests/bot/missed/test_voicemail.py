@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from bot.missed import statuses
@@ -30,7 +31,7 @@ from connectors.pbx.transport import CallTransport
 from connectors.shop.database import ShopDatabase
 from connectors.shop.schema import utc
 from connectors.shop.settings import ShopSettings
-from speech.audio import Audio
+from speech.audio import Audio, tone
 from speech.tts import Synthesizer, create_synthesizer
 from tests.fakes.sip_peers import baresip
 
@@ -153,10 +154,23 @@ async def test_an_operator_who_does_not_answer_in_time_sends_the_client_to_voice
         baresip(folder / "op", mic=silent, account="<sip:operator@127.0.0.1>;regint=0") as op,
         baresip(folder / "client", mic=speaking_wav, account=CLIENT, answer=True) as client,
     ):
+        music = folder / "music.wav"
+        tone(600.0, 2.0, rate=8000, amplitude=0.3).write_wav(music)
         rule = CallbackRule(
             name="Диспетчерская", source_kind="queue", source="sales", target_kind="dispatcher",
             targets=(f"sip:operator@127.0.0.1:{op.sip_port}",), voicemail_after_s=5,
+            music=str(music),
         )  # fmt: skip
         missed_id = await call_back(world, client.sip_port, rule)
         assert op.has_event("CALL_INCOMING")  # it rang, nobody answered
     await check_message(world, missed_id)
+    heard = sorted((folder / "client").glob("dump-*-dec.wav"))[0]
+    assert tone_share(Audio.read_wav(heard), 600.0) > 0.2  # the music played while it rang
+
+
+def tone_share(audio: Audio, hz: float) -> float:
+    """The share of the audio's energy within 20 Hz of ``hz``."""
+    samples = audio.samples().astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / audio.rate)
+    return float(spectrum[np.abs(freqs - hz) < 20].sum() / max(spectrum.sum(), 1e-9))
