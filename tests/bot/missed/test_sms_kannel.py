@@ -3,6 +3,7 @@ down at first: retried with backoff, delivered once when Kannel is back, never t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,3 +122,39 @@ def test_the_cli_sends_a_test_sms_and_shows_the_outbox(
     assert "not sent (temporary)" in capsys.readouterr().out
     assert main(["sms", "status"]) == 0
     assert "SMS outbox: empty" in capsys.readouterr().out
+
+
+async def test_the_outbox_over_smpp_to_kannels_drive_smpp(db: ShopDatabase, tmp_path: Path) -> None:
+    from connectors.sms.smpp import SmppSettings
+    from tests.fakes.smpp_smsc import DriveSmpp
+
+    rules = tmp_path / "sms_rules.yml"
+    text = "Hello! We missed your call and will call you back soon."
+    rules.write_text(
+        RULES.replace("Здравствуйте! Мы пропустили ваш звонок и скоро перезвоним.", text)
+    )
+    smsc = DriveSmpp.start()
+    settings = SmsSettings(
+        gateway="smpp",
+        rules_file=rules,
+        sender="Shop",
+        smpp=SmppSettings(port=smsc.port, system_id="shopbot", password="pw"),
+    )
+    outbox = SmsOutbox(db, settings)
+    try:
+        record = await outbox.decide(
+            missed_call_id=1, caller="9161234567", called="+7 900 900-90-90",
+            source_kind="number", source="", missed_at=datetime.now(UTC),
+        )  # fmt: skip
+        assert await outbox.deliver_due() == 1
+        row = await outbox.get(record.id)
+        assert row is not None and (row.state, row.gateway, row.parts) == ("sent", "smpp", 1)
+    finally:
+        await outbox.gateway.close()
+        for _ in range(50):
+            if smsc.handled("unbind"):
+                break
+            await asyncio.sleep(0.1)
+        submitted = smsc.submitted()
+        smsc.stop()
+    assert submitted == [text] == [record.text]  # drive_smpp logged our one submit_sm

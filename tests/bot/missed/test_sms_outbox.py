@@ -171,7 +171,7 @@ async def test_two_workers_deliver_every_sms_exactly_once(
 ) -> None:
     dbs = [await ShopDatabase.open(ShopSettings(url=empty_url)) for _ in range(2)]
     try:
-        gateways = [CountingGateway(delay=0.01), CountingGateway(delay=0.01)]
+        gateways = [CountingGateway(delay=0.05), CountingGateway(delay=0.05)]
         outboxes = [
             SmsOutbox(d, settings(tmp_path), g, batch_size=3)
             for d, g in zip(dbs, gateways, strict=True)
