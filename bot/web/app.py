@@ -121,11 +121,13 @@ def build_admin_app(host: ConsoleHost) -> web.Application:
     import bot.web.pages_journal as pages_journal
     import bot.web.pages_managers as pages_managers
     import bot.web.pages_missed as pages_missed
+    import bot.web.pages_missed_rules as pages_missed_rules
     import bot.web.pages_nlu as pages_nlu
     import bot.web.pages_recordings as pages_recordings
     import bot.web.pages_replies as pages_replies
     import bot.web.pages_talk as pages_talk
     import bot.web.pages_training as pages_training
+    import bot.web.pages_voicemail as pages_voicemail
     from bot.web.security import session_middleware
 
     settings = host.settings.admin
@@ -156,6 +158,8 @@ def build_admin_app(host: ConsoleHost) -> web.Application:
         pages_dashboard,
         pages_recordings,
         pages_missed,
+        pages_missed_rules,
+        pages_voicemail,
     ):
         module.add_routes(app, state)
     return app

@@ -67,6 +67,7 @@ def nav_item(key: str, path: str, title: str, permission: str = "view") -> None:
 nav_item("home", "/admin/", "Главная")
 nav_item("journal", "/admin/journal", "Журнал звонков", "journal")
 nav_item("missed", "/admin/missed", "Пропущенные", "missed")
+nav_item("voicemail", "/admin/voicemail", "Голосовые сообщения", "missed")
 nav_item("dashboard", "/admin/dashboard", "Сводка", "dashboard")
 nav_item("catalog", "/admin/catalog", "Каталог")
 nav_item("nlu", "/admin/nlu", "Фразы и интенты")

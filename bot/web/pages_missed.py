@@ -101,10 +101,12 @@ class MissedFilters:
 
 
 def fragment(text: str) -> str:
-    """The digits of a number fragment; ``+7 916…`` / ``8 916…`` lose the country prefix
-    (the numbers are stored as their last 10 digits)."""
+    """The digits of a number fragment. The numbers are stored as their last 10 digits, so a
+    country prefix goes: ``+7 916…``, ``8 916…``, ``8(916)…``, or 11 digits from 7 or 8."""
     digits = "".join(c for c in text if c.isdigit())
-    if text.strip().startswith("+7") or (len(digits) == 11 and digits[0] in "78"):
+    start = text.strip()
+    prefixed = start.startswith("+7") or (start[:1] in "78" and start[1:2] in (" ", "(", "-"))
+    if digits and (prefixed or (len(digits) == 11 and digits[0] in "78")):
         digits = digits[1:]
     return digits[:NUMBER_MAX]
 

@@ -8,10 +8,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from bot.journal.ogg_opus import OggOpusWriter
+from bot.journal.recorder import RecordingInfo
 from bot.missed import statuses
 from bot.missed.store import MissedCallStore
+from bot.missed.voicemail import VoiceMessages
 from connectors.shop.database import ShopDatabase
 
 ZONE = ZoneInfo("Europe/Moscow")
@@ -70,3 +76,36 @@ async def seed_missed(db: ShopDatabase, zone: tzinfo = ZONE) -> dict[str, int]:
     assert await store.mark_client_called("9099999999", now) == 1
     await store.set_status(ids["bot_20days"], statuses.CALLING, {"attempt": 1})
     return ids
+
+
+async def seed_voicemail(
+    db: ShopDatabase, folder: Path, ids: dict[str, int], zone: tzinfo = ZONE
+) -> dict[str, int]:
+    """Three voice messages (real Ogg/Opus files, a tone where the client speaks): today on
+    the call-back of ``ext_today`` (2.5 s), yesterday on ``number_yesterday`` and 10 days
+    ago without a missed call."""
+    messages = VoiceMessages(db, folder)
+    now = datetime.now(zone)
+    made: dict[str, int] = {}
+    plan = {
+        "today": (now - timedelta(minutes=1), "9035677876", "103", ids["ext_today"], 2.5),
+        "yesterday": (when(1, 13, zone, now), "9260001122", "4952223344",
+                      ids["number_yesterday"], 1.5),
+        "old": (when(10, 9, zone, now), "9161112233", "4951112233", None, 1.0),
+    }  # fmt: skip
+    for key, (at, caller, called, missed_id, seconds) in plan.items():
+        relative = f"{at:%Y/%m/%d}/{at:%H%M%S}-{key}.opus"
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = np.arange(int(seconds * 8000)) / 8000
+        left = (np.sin(2 * np.pi * 220 * t) * 9000).astype(np.int16)
+        writer = OggOpusWriter(path, 8000)
+        writer.write(np.stack([left, np.zeros_like(left)], axis=1))
+        writer.close()
+        info = RecordingInfo(path, relative, path.stat().st_size, seconds, True)
+        message = await messages.add(
+            info, caller=caller, called=called, missed_id=missed_id, rule="Продажи",
+            call_id=f"cb-{key}", recorded_at=at,
+        )  # fmt: skip
+        made[key] = message.id
+    return made

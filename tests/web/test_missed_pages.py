@@ -19,15 +19,18 @@ from typing import Any
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Page, async_playwright, expect
 
+from bot.missed.callback_settings import CallbackSettings
 from bot.web.accounts import Accounts
 from bot.web.audit import AuditLog
+from connectors.shop.schema import voice_messages
 from tests.web.conftest import PASSWORD, REPO, Host, add_user, console_app, logged_in, login
 from tests.web.journal_data import journal_host
-from tests.web.missed_data import IN_WEEK, ZONE, seed_missed
+from tests.web.missed_data import IN_WEEK, ZONE, seed_missed, seed_voicemail
 from tests.web.test_web_browser import ARGS, CHROMIUM, SHOTS
 
 Client = TestClient[Any, Any]
@@ -305,3 +308,106 @@ async def test_the_tile_in_chromium(supervisor: Page) -> None:
     await expect(page.locator("#wait-month")).to_contain_text("в среднем 24.4 с")
     await page.locator("#fig-waits").scroll_into_view_if_needed()
     await shot(page, "missed-dashboard")
+
+
+# -- voice messages ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def voices(host: Host, ids: dict[str, int], tmp_path: Path) -> dict[str, int]:
+    folder = tmp_path / "voicemail"
+    host.settings.callbacks = CallbackSettings(voicemail_dir=folder)
+    return await seed_voicemail(host.shop.db, folder, ids, ZONE)
+
+
+def voices_on(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr data-id="(\d+)"', page)]
+
+
+async def test_voice_messages(web_client: Client, host: Host, voices: dict, ids: dict) -> None:
+    await logged_in(web_client, host, "supervisor")
+    page = await (await web_client.get("/admin/voicemail")).text()
+    assert voices_on(page) == [voices["today"], voices["yesterday"]]  # the week
+    assert "Сообщений: 2" in page and "+7 903 567-78-76" in page and "2.5 с" in page
+    assert f'href="/admin/missed/calls/{ids["ext_today"]}"' in page
+    every = await (await web_client.get("/admin/voicemail?period=all")).text()
+    assert voices_on(every) == [voices["today"], voices["yesterday"], voices["old"]]
+    today = await (await web_client.get("/admin/voicemail?period=today")).text()
+    assert voices_on(today) == [voices["today"]]
+    found = await (await web_client.get("/admin/voicemail?period=all&number=8+916+111")).text()
+    assert voices_on(found) == [voices["old"]]
+    dialled = await (await web_client.get("/admin/voicemail?period=all&number=2223344")).text()
+    assert voices_on(dialled) == [voices["yesterday"]]
+    played = await web_client.get(f"/admin/voicemail/{voices['today']}/audio")
+    assert played.status == 200 and played.headers["Content-Type"] == "audio/ogg; codecs=opus"
+    body = await played.read()
+    assert body[:4] == b"OggS"
+    again = await web_client.get(
+        f"/admin/voicemail/{voices['today']}/audio", headers={"Range": "bytes=0-99"}
+    )
+    assert again.status == 206 and len(await again.read()) == 100
+    saved = await web_client.get(f"/admin/voicemail/{voices['today']}/audio?download=1")
+    assert saved.status == 200 and (await saved.read()) == body
+    assert 'attachment; filename="voicemail-' in saved.headers["Content-Disposition"]
+    actions = [e.action for e in await AuditLog(host.shop.db).entries()]
+    assert actions.count("прослушивание голосового сообщения") == 1  # once per session
+    assert actions.count("скачивание голосового сообщения") == 1
+    assert (await web_client.get("/admin/voicemail/999/audio")).status == 404
+
+
+async def test_voice_messages_rights_and_paths(
+    web_client: Client, host: Host, voices: dict, tmp_path: Path
+) -> None:
+    await add_user(host, "maria", "manager")
+    admin = await logged_in(web_client, host, "admin")
+    await web_client.post(
+        "/admin/users/extension", data={"_csrf": admin, "name": "maria", "extension": "103"}
+    )
+    # a row whose file lies outside the folder is never served
+    outside = tmp_path / "secret.opus"
+    outside.write_bytes(b"OggS-not-yours")
+
+    def point_outside(conn: sa.Connection) -> None:
+        conn.execute(
+            voice_messages.update()
+            .where(voice_messages.c.id == voices["old"])
+            .values(recording="../secret.opus")
+        )
+
+    await host.shop.db.write(point_outside)
+    assert (await web_client.get(f"/admin/voicemail/{voices['old']}/audio")).status == 404
+    await web_client.post("/admin/logout", data={"_csrf": admin})
+    assert (await login(web_client, "maria")).status == 303
+    page = await (await web_client.get("/admin/voicemail?period=all")).text()
+    assert voices_on(page) == [voices["today"]] and "вашем внутреннем номере 103" in page
+    assert (await web_client.get(f"/admin/voicemail/{voices['today']}/audio")).status == 200
+    assert (await web_client.get(f"/admin/voicemail/{voices['yesterday']}/audio")).status == 404
+    token = re.search(r'name="_csrf" value="([^"]+)"', page)
+    assert token is not None
+    await web_client.post("/admin/logout", data={"_csrf": token.group(1)})
+    await add_user(host, "eva", "editor")
+    assert (await login(web_client, "eva")).status == 303
+    assert (await web_client.get("/admin/voicemail")).status == 403
+
+
+async def test_voice_messages_in_chromium(supervisor: Page, voices: dict) -> None:
+    page = supervisor
+    await page.click("nav >> text=Голосовые сообщения")
+    rows = page.locator("#voicemail-table tbody tr")
+    await expect(rows).to_have_count(2)
+    await page.fill("input[name=number]", "926")
+    await page.click("#voicemail-filters button[type=submit]")
+    await expect(rows).to_have_count(1)
+    await page.click("text=Сбросить")
+    audio = rows.first.locator("audio")
+    await audio.evaluate("a => a.play()")
+    await page.wait_for_function(
+        "() => document.querySelector('#voicemail-table audio').currentTime > 0.3"
+    )
+    duration = await audio.evaluate("a => a.duration")
+    assert abs(duration - 2.5) < 0.3, duration
+    await audio.evaluate("a => a.pause()")
+    await shot(page, "missed-voicemail")
+    async with page.expect_download() as waiting:
+        await rows.first.locator("a.download").click()
+    assert (await waiting.value).suggested_filename.startswith("voicemail-")
