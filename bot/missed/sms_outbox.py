@@ -98,7 +98,7 @@ class RulesFile:
         self.path = path
         self.max_text = max_text
         self._rules = SmsRules()
-        self._stamp: tuple[float, int] | None = None
+        self._stamp: tuple[float, int] | bool | None = False  # False: not read yet
 
     def current(self) -> SmsRules:
         try:
@@ -107,6 +107,11 @@ class RulesFile:
         except FileNotFoundError:
             stamp = None
         if stamp != self._stamp:
+            if stamp is None:
+                log.warning(
+                    "no SMS rules file: no missed call gets an SMS",
+                    extra={"rules_file": str(self.path)},
+                )
             try:
                 self._rules = load_rules(self.path, self.max_text) if stamp else SmsRules()
             except SmsRulesError as exc:

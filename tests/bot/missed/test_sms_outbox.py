@@ -7,6 +7,7 @@ listener end to end."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -258,7 +259,7 @@ async def test_too_old_messages_are_given_up(db: ShopDatabase, tmp_path: Path) -
 
 
 async def test_a_broken_rules_file_keeps_the_rules_read_before(
-    db: ShopDatabase, tmp_path: Path
+    db: ShopDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     s = settings(tmp_path)
     outbox = SmsOutbox(db, s, CountingGateway())
@@ -267,6 +268,10 @@ async def test_a_broken_rules_file_keeps_the_rules_read_before(
     assert [r.name for r in outbox.rules().rules] == ["Основной", "Доставка"]
     s.rules_file.write_text('rules:\n  - name: Новое\n    default: true\n    text: "Привет"\n')
     assert [r.name for r in outbox.rules().rules] == ["Новое"]
+    s.rules_file.unlink()
+    with caplog.at_level(logging.WARNING, logger="bot.missed.sms_outbox"):
+        assert outbox.rules().rules == ()  # no file: no SMS, and the log says so
+    assert "no SMS rules file" in caplog.text
 
 
 async def test_the_intake_listener_and_the_catch_up(db: ShopDatabase, tmp_path: Path) -> None:
