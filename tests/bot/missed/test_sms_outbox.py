@@ -339,3 +339,21 @@ def test_the_migration_matches_the_schema(empty_url: str) -> None:  # noqa: F811
     finally:
         engine.dispose()
     assert utc_text(datetime(2026, 1, 1, tzinfo=UTC)).startswith("2026-01-01T00:00:00")
+
+
+async def test_no_number_or_text_in_the_log_lines(
+    db: ShopDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = CountingGateway(errors=[SmsTemporaryError("down for 79161234567")])
+    outbox = SmsOutbox(db, settings(tmp_path), gateway)
+    with caplog.at_level(logging.DEBUG):
+        record = await decide(outbox, 1)
+        await outbox.deliver_due()
+        failed = await outbox.get(record.id)
+        assert failed is not None and failed.last_error == "SmsTemporaryError: down for ***"
+        await outbox.deliver_due(datetime.now(UTC) + timedelta(seconds=5))
+    sent = await outbox.get(record.id)
+    assert sent is not None and sent.state == "sent"
+    for entry in caplog.records:
+        shown = entry.getMessage() + " " + " ".join(str(v) for v in vars(entry).values())
+        assert CALLER not in shown and "Здравствуйте" not in shown, entry.getMessage()
