@@ -28,7 +28,7 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.missed.store import MissedCall, MissedCallStore
 from nlu.phones import normalize_phone
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[MissedCall], Awaitable[None]]
 CALLER_RAW_MAX = 64
 RETRIES = (0.5, 1.0, 2.0, 4.0)  # seconds: a source that cannot resend (AMI, the bot) retries
+QUICK_RETRIES = (0.1, 0.3, 0.6)  # an HTTP sender waits for the answer: a few quick tries
+T = TypeVar("T")
 HIDDEN = frozenset({"", "anonymous", "unknown", "<unknown>", "restricted", "private", "hidden"})
 
 
@@ -145,18 +147,24 @@ class MissedCallIntake:
         no id). A database error is tried again after each of ``retries`` seconds, then
         passes through (an HTTP sender gets 503 and may try again).
         """
+        return await self._retrying(lambda: self._missed(report), retries, report.intake)
+
+    @staticmethod
+    async def _retrying(
+        work: Callable[[], Awaitable[T]], retries: Sequence[float], intake: str
+    ) -> T:
         for delay in retries:
             try:
-                return await self._missed(report)
+                return await work()
             except IntakeError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # a locked SQLite, a PostgreSQL fail-over...
                 log.warning(
                     "missed call not stored yet, retrying",
-                    extra={"intake": report.intake, "why": type(exc).__name__},
+                    extra={"intake": intake, "why": type(exc).__name__},
                 )
                 await asyncio.sleep(delay)
-        return await self._missed(report)
+        return await work()
 
     async def _missed(self, report: MissedReport) -> MissedCall | None:
         caller = normalize_caller(report.caller, self.region)
@@ -210,13 +218,18 @@ class MissedCallIntake:
         caller: str,
         answered_at: datetime | None = None,
         detail: dict[str, Any] | None = None,
+        *,
+        retries: Sequence[float] = (),
     ) -> int:
-        """The caller got through: their open missed calls become «Клиент позвонил сам»."""
+        """The caller got through: their open missed calls become «Клиент позвонил сам»
+        (a database error retried as in :meth:`missed`)."""
         number = normalize_caller(caller, self.region)
         if not number:
             return 0
-        changed = await self.store.mark_client_called(
-            number, answered_at or datetime.now(UTC), detail
+        at = answered_at or datetime.now(UTC)
+        by = str((detail or {}).get("by", "answered"))
+        changed = await self._retrying(
+            lambda: self.store.mark_client_called(number, at, detail), retries, by
         )
         if changed:
             log.info("missed calls closed: the client called", extra={"missed_calls": changed})

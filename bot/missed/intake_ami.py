@@ -112,7 +112,10 @@ class AmiFollower:
             caller = call.caller if call is not None else event.get("CallerIDNum", "")
             member = event.get("MemberName", "") or event.get("Interface", "")
             detail = {"by": "ami", "queue": queue, "member": member[:80]}
-            await self.intake.answered(caller, at, detail)
+            try:
+                await self.intake.answered(caller, at, detail, retries=RETRIES)
+            except Exception:
+                log.exception("ami: answered call not recorded", extra={"intake": "ami"})
         elif name == "QueueCallerAbandon":
             wait = self._hold_time(event.get("HoldTime", ""), at, call)
             await self._report(uniqueid, event, call, queue, wait, at, "abandon")

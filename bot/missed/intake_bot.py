@@ -108,7 +108,7 @@ class BotHandoffs:
             self._spawn(self.intake.missed(report, retries=RETRIES))
         elif watcher.order_id is not None and self.orders_answer and context.caller:
             detail = {"by": "bot", "order_id": watcher.order_id, "call_id": context.call_id}
-            self._spawn(self.intake.answered(context.caller, now, detail))
+            self._spawn(self.intake.answered(context.caller, now, detail, retries=RETRIES))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(self._guard(work), name="missed-bot")

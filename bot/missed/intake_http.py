@@ -34,7 +34,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.missed.intake import IntakeError, MissedCallIntake, MissedReport, parse_moment, parse_wait
+from bot.missed.intake import (
+    QUICK_RETRIES,
+    IntakeError,
+    MissedCallIntake,
+    MissedReport,
+    parse_moment,
+    parse_wait,
+)
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -152,11 +159,12 @@ def missed_handler(intake: MissedCallIntake, max_body: int) -> Handler:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         try:
             if event == "answered":
+                detail = {"by": "http", **report.details}
                 marked = await intake.answered(
-                    report.caller, report.missed_at, {"by": "http", **report.details}
+                    report.caller, report.missed_at, detail, retries=QUICK_RETRIES
                 )
                 return web.json_response({"ok": True, "marked": marked})
-            call = await intake.missed(report)
+            call = await intake.missed(report, retries=QUICK_RETRIES)
         except IntakeError as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         except Exception:

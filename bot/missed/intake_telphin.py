@@ -44,7 +44,13 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot.missed.intake import IntakeError, MissedCallIntake, MissedReport, parse_moment
+from bot.missed.intake import (
+    QUICK_RETRIES,
+    IntakeError,
+    MissedCallIntake,
+    MissedReport,
+    parse_moment,
+)
 from bot.missed.intake_http import FieldsError, read_fields
 
 log = logging.getLogger(__name__)
@@ -130,7 +136,7 @@ class TelphinEvents:
             if followed is not None:
                 followed.answered = True
             detail = {"by": "telphin", "extension": extension}
-            marked = await self.intake.answered(caller, at, detail)
+            marked = await self.intake.answered(caller, at, detail, retries=QUICK_RETRIES)
             return {"ok": True, "marked": marked}
         # a hang-up nobody answered
         self._calls.pop(key, None)
@@ -154,7 +160,7 @@ class TelphinEvents:
                 "call_api_id": fields.get("CallAPIID", "")[:200],
             },
         )
-        call = await self.intake.missed(report)
+        call = await self.intake.missed(report, retries=QUICK_RETRIES)
         return {"ok": True, "id": call.id if call else None, "duplicate": call is None}
 
     @staticmethod
