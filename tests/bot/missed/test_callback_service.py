@@ -124,3 +124,40 @@ async def test_a_missed_call_reported_to_the_intake_is_called_back(
             await service.stop(2.0)
         voice.close()
         await endpoint.stop(0.5)
+
+
+async def test_bot_serve_starts_the_call_backs_on_its_intake_and_stops_them(
+    tmp_path: Path,
+) -> None:
+    from bot.missed.callback_jobs import CallbackJobs
+    from bot.server import BotServer
+    from tests.connectors.pbx.test_pbx_sip_order import make_settings
+
+    settings = make_settings(tmp_path)
+    rules = tmp_path / "callback_rules.yml"
+    rules.write_text(
+        "rules:\n  - name: Продажи\n    source_kind: queue\n    delay_s: 3600\n"
+        "    targets: ['101']\n",
+        "utf-8",
+    )
+    settings.missed.enabled = True
+    settings.callbacks = CallbackSettings(
+        enabled=True, rules_file=str(rules), voicemail_dir=tmp_path / "voicemail",
+        sip=CallbackSipSettings(trunk="127.0.0.1:9"),
+    )  # fmt: skip
+    server = BotServer(settings)
+    await server.start()
+    try:
+        assert server.callbacks is not None and server.missed is not None
+        report = MissedReport("http", "pbx-9", "89161234567", source_kind="queue",
+                              source="sales", wait_s=12.0)  # fmt: skip
+        call = await server.missed.intake.missed(report)
+        assert call is not None
+        await server.missed.intake.drain(5.0)
+        assert server.shop is not None
+        (job,) = await CallbackJobs(server.shop.db).for_missed(call.id)
+        assert job.caller == "9161234567" and job.rule == "Продажи"
+    finally:
+        await server.stop()
+    assert server.callbacks.scheduler._task is not None
+    assert server.callbacks.scheduler._task.done()
