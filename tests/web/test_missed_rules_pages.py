@@ -201,6 +201,7 @@ async def test_a_missing_file_is_no_rules(client: Client, host: Host) -> None:
     await as_user(client, host, "eva", "editor")
     page, _token, _base = await form_of(client, "callbacks")
     assert "Правил нет" in page and "ещё нет" in page
+    assert re.search(r'<a href="/admin/missed/rules/sms"\s*>Правила пропущенных</a>', page)
 
 
 async def test_an_editor_fixes_an_interval_in_chromium(host: Host) -> None:
