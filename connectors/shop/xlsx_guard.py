@@ -45,7 +45,7 @@ class XlsxLimits:
     max_unpacked: int = 160 * 1024 * 1024
     max_entries: int = 1_000
     max_rows: int = 100_000
-    max_cells: int = 2_000_000
+    max_cells: int = 1_000_000  # ten per row at max_rows; reading a million costs ~5 s of CPU
     max_shared_strings: int = 1_000_000
     max_text_chars: int = 20_000_000
     max_elements: int = 200_000

@@ -243,7 +243,7 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             huge, tmp / "lying.xlsx", "xl/sharedStrings.xml", 1_000_000
         ),
         "far_cell": xlsx_bombs.declared_dimension(tmp, far_cell=True),
-        "cells": xlsx_bombs.many_cells(tmp, 2_100_000),
+        "cells": xlsx_bombs.many_cells(tmp, 1_100_000),
         "laughs": xlsx_bombs.entity_bomb(tmp),
     }
 
@@ -263,7 +263,10 @@ print(json.dumps({"code": code, "seconds": time.perf_counter() - began}))
 
 
 def _read_in_child(path: Path) -> tuple[str, float, float]:
-    """(error code, seconds, peak RSS in MB) of ``read_catalog`` in a fresh process."""
+    """(error code, CPU seconds, peak RSS in MB) of ``read_catalog`` in a fresh process.
+
+    CPU time, not wall time: on a loaded test machine the wall clock says nothing about
+    how much work a bomb cost (the child's start-up, ~1 s of imports, is included)."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
@@ -273,7 +276,7 @@ def _read_in_child(path: Path) -> tuple[str, float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     assert child.returncode == 0, output
     result = json.loads(output)
-    return result["code"], result["seconds"], usage.ru_maxrss / 1024
+    return result["code"], usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 BOMBS = [
@@ -302,7 +305,7 @@ def test_bombs_are_refused_fast_with_little_memory(
     got, seconds, peak_mb = _read_in_child(path)
     baseline, _, baseline_mb = good_catalog_run
     print(
-        f"\n{bomb}: {path.stat().st_size // 1024} KB file refused ({got}) in {seconds:.2f} s, "
+        f"\n{bomb}: {path.stat().st_size // 1024} KB file refused ({got}) in {seconds:.2f} s CPU, "
         f"peak RSS {peak_mb:.0f} MB (a good catalog: {baseline_mb:.0f} MB)"
     )
     assert baseline == "accepted"
