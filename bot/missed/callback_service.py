@@ -13,7 +13,9 @@ scheduler subscribes to the missed-call intake; the pages read voice messages wi
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ from bot.missed.scheduler import CallbackScheduler, Dialer
 from bot.missed.store import MissedCallStore
 from bot.missed.voicemail import VoicemailRecorder, VoiceMessages
 from connectors.shop.database import ShopDatabase
+from connectors.shop.schema import utc
 
 if TYPE_CHECKING:
     from bot.missed.intake import MissedCallIntake
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from speech.tts import Synthesizer
 
 log = logging.getLogger(__name__)
+CLEANUP_EVERY_S = 3600.0
 
 
 class CallbackService:
@@ -47,6 +51,7 @@ class CallbackService:
         self.scheduler = scheduler
         self.messages = messages
         self.recorder = recorder
+        self._cleanup: asyncio.Task[None] | None = None
 
     @classmethod
     def start(
@@ -93,9 +98,28 @@ class CallbackService:
                 "worker": scheduler.worker,
             },
         )
-        return cls(settings, scheduler, messages, recorder)
+        service = cls(settings, scheduler, messages, recorder)
+        if settings.voicemail_keep_days is not None:
+            service._cleanup = asyncio.get_running_loop().create_task(service._clean())
+        return service
+
+    async def _clean(self) -> None:
+        """Voice messages older than ``voicemail_keep_days``: at start, then hourly."""
+        assert self.settings.voicemail_keep_days is not None
+        while True:
+            cutoff = utc() - timedelta(days=self.settings.voicemail_keep_days)
+            try:
+                deleted = await self.messages.delete_older_than(cutoff)
+                if deleted:
+                    log.info("old voice messages deleted", extra={"messages": deleted})
+            except Exception:
+                log.exception("voice message clean-up failed")
+            await asyncio.sleep(CLEANUP_EVERY_S)
 
     async def stop(self, grace: float = 10.0) -> None:
+        if self._cleanup is not None:
+            self._cleanup.cancel()
+            await asyncio.gather(self._cleanup, return_exceptions=True)
         await self.scheduler.stop(grace)
         if self.recorder is not None:
             self.recorder.close()

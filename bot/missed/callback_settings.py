@@ -85,6 +85,7 @@ class CallbackSettings:
     voicemail_dir: Path = Path("var/voicemail")  # voice messages (Ogg/Opus)
     voicemail_max_s: float = 120.0  # a voice message ends after this long
     voicemail_silence_s: float = 6.0  # … or after this much silence at its end
+    voicemail_keep_days: int | None = 90  # older voice messages are deleted; null: kept
     catch_up_minutes: float = 60.0  # missed calls this recent without a job are scheduled
     #                                  (a listener that failed: the database was down)
     worker: str = ""  # this worker's name in the jobs (default: host and pid)
@@ -112,6 +113,8 @@ class CallbackSettings:
             raise ValueError("callbacks.concurrency must be 1..50")
         if not 5 <= self.voicemail_max_s <= 600:
             raise ValueError("callbacks.voicemail_max_s must be 5..600 seconds")
+        if self.voicemail_keep_days is not None and self.voicemail_keep_days < 1:
+            raise ValueError("callbacks.voicemail_keep_days must be at least 1 (or null)")
         if not 0 <= self.catch_up_minutes <= 7 * 24 * 60:
             raise ValueError("callbacks.catch_up_minutes must be 0..10080")
         if not 1 <= self.voicemail_silence_s <= 60:

@@ -11,7 +11,8 @@ recording like the call recordings (:mod:`bot.journal.recorder`: client left, bo
 :meth:`VoiceMessages.list_voice_messages` (a period and a fragment of the number, newest
 first), :meth:`~VoiceMessages.count`, :meth:`~VoiceMessages.get` and
 :meth:`~VoiceMessages.path_of` (the file, only inside the folder) for the player and the
-download.
+download; :meth:`~VoiceMessages.delete_older_than` is the clean-up
+(``callbacks.voicemail_keep_days``: voice messages are personal data).
 """
 
 from __future__ import annotations
@@ -173,6 +174,31 @@ class VoiceMessages:
             return None if row is None else _message(row)
 
         return await self.db.read(_get)
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        """Delete the messages recorded before ``cutoff`` and their files; how many."""
+        table = voice_messages
+
+        def _old(conn: sa.Connection) -> list[VoiceMessage]:
+            rows = conn.execute(
+                sa.select(table).where(table.c.recorded_at < utc_text(cutoff)).limit(LIST_MAX)
+            )
+            return [_message(r) for r in rows]
+
+        old = await self.db.read(_old)
+        for message in old:
+            path = self.path_of(message)
+            if path is not None:
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+        ids = [m.id for m in old]
+
+        def _delete(conn: sa.Connection) -> int:
+            if not ids:
+                return 0
+            result = conn.execute(table.delete().where(table.c.id.in_(ids)))
+            return int(result.rowcount or 0)
+
+        return await self.db.write(_delete)
 
     def path_of(self, message: VoiceMessage) -> Path | None:
         """The message's file, only if it lies inside the folder (and exists)."""

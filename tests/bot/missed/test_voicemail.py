@@ -8,6 +8,7 @@ its file inside the folder; the missed call is «Успешно перезвон
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -174,3 +175,28 @@ def tone_share(audio: Audio, hz: float) -> float:
     spectrum = np.abs(np.fft.rfft(samples)) ** 2
     freqs = np.fft.rfftfreq(samples.size, 1 / audio.rate)
     return float(spectrum[np.abs(freqs - hz) < 20].sum() / max(spectrum.sum(), 1e-9))
+
+
+async def test_old_voice_messages_are_deleted_with_their_files(tmp_path: Path) -> None:
+    from bot.journal.recorder import RecordingInfo
+
+    db = await ShopDatabase.open(ShopSettings(url=f"sqlite:///{tmp_path / 's.sqlite'}"))
+    try:
+        folder = tmp_path / "voicemail"
+        messages = VoiceMessages(db, folder)
+        made = []
+        for name, age in (("old", 100), ("new", 1)):
+            path = folder / "2026" / f"{name}.opus"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"OggS" + bytes(2000))
+            info = RecordingInfo(path, f"2026/{name}.opus", 2004, 4.0, True)
+            when = utc() - timedelta(days=age)
+            made.append(await messages.add(info, caller="9161234567", recorded_at=when))
+        assert await messages.delete_older_than(utc() - timedelta(days=90)) == 1
+        assert [m.id for m in await messages.list_voice_messages()] == [made[1].id]
+        assert not (folder / "2026" / "old.opus").exists()
+        assert messages.path_of(made[1]) is not None
+        outside = dataclasses.replace(made[1], recording="../s.sqlite")
+        assert messages.path_of(outside) is None  # never a file outside the folder
+    finally:
+        await db.close()
