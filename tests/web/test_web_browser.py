@@ -176,7 +176,8 @@ async def test_edit_a_reply_and_play_it(page: Page, site: tuple[str, Host]) -> N
     assert host.services.responses.variants["utter_confirm_quantity"] == ["Записать {quantity}?"]
     await page.locator('button[data-listen="utter_confirm_quantity-0"]').click()
     await expect(page.locator("#utter_confirm_quantity-0-spoken")).to_have_text(
-        "Бот скажет: Записать две штуки?"
+        "Бот скажет: Записать две штуки?",
+        timeout=30_000,  # Festival, on a loaded machine
     )
     player = page.locator("#utter_confirm_quantity-0-audio")
     await expect(player).to_have_attribute("data-state", "ended", timeout=15_000)
