@@ -74,6 +74,12 @@ class CallbackService:
         if settings.dialer == "sip":
             if sip is None or synthesizer is None:
                 raise ValueError("callbacks.dialer: sip needs server.sip.enabled")
+            if settings.sip.route == "trunk" and not settings.sip.trunk:
+                raise ValueError("callbacks.sip.trunk: where the call-backs go (host[:port])")
+            if settings.sip.route == "account" and settings.sip.account >= len(
+                sip.settings.accounts
+            ):
+                raise ValueError("callbacks.sip.account: no such server.sip.accounts entry")
             recorder = VoicemailRecorder(
                 settings.voicemail_dir,
                 max_s=settings.voicemail_max_s,

@@ -28,6 +28,7 @@ from connectors.shop.settings import ShopSettings
 from speech.audio import Audio
 from speech.tts import create_synthesizer
 from tests.fakes.sip_peers import baresip
+from tests.fakes.speech import ToneSynthesizer
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +67,15 @@ async def test_a_dialer_without_its_connection_is_a_clear_error(db: ShopDatabase
                                  intake=intake) is None  # fmt: skip
     with pytest.raises(ValueError, match=r"server\.sip"):
         CallbackService.start(CallbackSettings(enabled=True), db, sip=None, synthesizer=None,
+                              intake=intake)  # fmt: skip
+    endpoint = SipEndpoint(no_inbound, SipSettings(port=0))
+    tts = ToneSynthesizer()
+    with pytest.raises(ValueError, match=r"callbacks\.sip\.trunk"):
+        CallbackService.start(CallbackSettings(enabled=True), db, sip=endpoint,
+                              synthesizer=tts, intake=intake)  # fmt: skip
+    account = CallbackSettings(enabled=True, sip=CallbackSipSettings(route="account"))
+    with pytest.raises(ValueError, match=r"server\.sip\.accounts"):
+        CallbackService.start(account, db, sip=endpoint, synthesizer=tts,
                               intake=intake)  # fmt: skip
     with pytest.raises(ValueError, match=r"missed\.ami"):
         CallbackService.start(CallbackSettings(enabled=True, dialer="ami"), db, sip=None,
