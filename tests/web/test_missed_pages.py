@@ -25,9 +25,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Page, async_playwright, expect
 
 from bot.missed.callback_settings import CallbackSettings
+from bot.missed.store import MissedCallStore
 from bot.web.accounts import Accounts
 from bot.web.audit import AuditLog
-from connectors.shop.schema import voice_messages
+from connectors.shop.schema import bot_calls, utc_text, voice_messages
 from tests.web.conftest import PASSWORD, REPO, Host, add_user, console_app, logged_in, login
 from tests.web.journal_data import journal_host
 from tests.web.missed_data import IN_WEEK, ZONE, seed_missed, seed_voicemail
@@ -411,3 +412,28 @@ async def test_voice_messages_in_chromium(supervisor: Page, voices: dict) -> Non
     async with page.expect_download() as waiting:
         await rows.first.locator("a.download").click()
     assert (await waiting.value).suggested_filename.startswith("voicemail-")
+
+
+async def test_a_bot_handoff_links_the_journal(web_client: Client, host: Host) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+
+    def journal_row(conn: sa.Connection) -> None:
+        conn.execute(
+            bot_calls.insert().values(
+                id=key, call_id="sip-call-7", started_at=utc_text(datetime.now(ZONE))
+            )
+        )
+
+    await host.shop.db.write(journal_row)
+    call = await MissedCallStore(host.shop.db).add(
+        missed_at=datetime.now(ZONE), caller="9161234567", called="4951112233",
+        source_kind="bot", source="operator", wait_s=8.0, intake="bot",
+        external_id="sip-call-7", call_id="sip-call-7",
+    )  # fmt: skip
+    assert call is not None
+    await logged_in(web_client, host, "supervisor")
+    page = await (await web_client.get(f"/admin/missed/calls/{call.id}")).text()
+    assert f'href="/admin/journal/calls/{key}" id="journal-link"' in page
+    assert "бот operator · бот" in page
+    other = await (await web_client.get("/admin/missed/calls/1")).text()  # a PBX's: no link
+    assert 'id="journal-link"' not in other
