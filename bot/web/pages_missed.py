@@ -17,7 +17,6 @@ other calls are «not found». Every export and every row opened is audited.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -35,6 +34,7 @@ from bot.missed.store import MissedCall, MissedCallStore
 from bot.web import missed_export
 from bot.web.app import Console
 from bot.web.layout import SESSION_KEY, can, page, render
+from bot.web.missed_details import ATTEMPT_TITLES, details_of
 from bot.web.pages_journal import phone, seconds
 from connectors.shop.database import ShopDatabase
 from connectors.shop.schema import bot_calls, missed_calls
@@ -267,66 +267,6 @@ class MissedPages:
             return conn.execute(query).scalar_one_or_none()
 
         return await self.state.db.read(find)
-
-
-ATTEMPT_TITLES = {
-    "at": "Когда",
-    "status": "Статус",
-    "event": "Событие",
-    "outcome": "Итог",
-    "target": "Кому",
-    "employee": "Сотрудник",
-    "answered_by": "Кто говорил с клиентом",
-    "answered_at": "Клиент дозвонился",
-    "duration_s": "Длительность, с",
-    "reason": "Причина",
-    "via": "Через",
-    "attempt": "Попытка",
-    "sip_code": "Код SIP",
-}
-EVENT_TITLES = {"missed": "звонок пропущен", "answered": "клиент позвонил и дозвонился"}
-
-
-@dataclass(slots=True)
-class Details:
-    """What a row's page shows of ``missed_calls.details`` (free-form JSON)."""
-
-    history: list[dict[str, str]]
-    columns: list[str]
-    facts: list[tuple[str, str]]
-
-
-def _text(key: str, value: object, zone: tzinfo) -> str:
-    if key == "status" and isinstance(value, str):
-        return label(value)
-    if key == "event" and isinstance(value, str):
-        return EVENT_TITLES.get(value, value)
-    if (key == "at" or key.endswith("_at")) and isinstance(value, str):
-        when = missed_export.moment(value, zone)
-        return when.strftime("%d.%m.%Y %H:%M:%S") if when else value
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "да" if value else "нет"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def details_of(call: MissedCall, zone: tzinfo) -> Details:
-    """The history (status changes, call-back attempts) as a table, the rest as facts."""
-    data = call.details if isinstance(call.details, dict) else {"details": call.details}
-    entries = data.get("history", [])
-    history = [
-        {str(k): _text(str(k), v, zone) for k, v in item.items()}
-        for item in (entries if isinstance(entries, list) else [])
-        if isinstance(item, dict)
-    ]
-    columns = ["at", "status"] if history else []
-    for item in history:
-        columns.extend(k for k in item if k not in columns)
-    facts = [(str(k), _text(str(k), v, zone)) for k, v in data.items() if k != "history"]
-    return Details(history, columns, facts)
 
 
 WAIT_PERIODS = (("today", "сегодня"), ("week", "неделя"), ("month", "месяц"))

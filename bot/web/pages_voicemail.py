@@ -53,10 +53,10 @@ class VoicemailPages:
             return None
         return session.user.extension or ""
 
-    async def _own(
+    def _own_where(
         self, extension: str, start: datetime | None, end: datetime | None, number: str
-    ) -> tuple[list[int], int, set[int]]:
-        """A manager's messages: those of calls missed on ``extension`` (ids, count)."""
+    ) -> list[sa.ColumnElement[bool]]:
+        """A manager's messages: those left on call-backs of calls missed on ``extension``."""
         t, m = voice_messages.c, missed_calls.c
         where: list[sa.ColumnElement[bool]] = [
             m.source_kind == "extension",
@@ -68,15 +68,27 @@ class VoicemailPages:
             where.append(t.recorded_at < utc_text(end))
         if number:
             where.append(sa.or_(t.caller.like(f"%{number}%"), t.called.like(f"%{number}%")))
-        joined = voice_messages.join(missed_calls, t.missed_id == m.id)
+        return where
 
-        def read(conn: sa.Connection) -> tuple[list[int], int, set[int]]:
-            ids = sa.select(t.id).select_from(joined).where(*where)
-            found = [
-                int(i)
-                for i in conn.execute(ids.order_by(t.recorded_at.desc(), t.id.desc())).scalars()
-            ]
-            return found, len(found), set(found)
+    async def _own(
+        self, where: list[sa.ColumnElement[bool]], limit: int, offset: int
+    ) -> tuple[list[int], int]:
+        """The ids of one page of a manager's messages (newest first) and how many in all."""
+        t = voice_messages.c
+        joined = voice_messages.join(missed_calls, t.missed_id == missed_calls.c.id)
+
+        def read(conn: sa.Connection) -> tuple[list[int], int]:
+            ids = (
+                sa.select(t.id)
+                .select_from(joined)
+                .where(*where)
+                .order_by(t.recorded_at.desc(), t.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            count = sa.select(sa.func.count()).select_from(joined).where(*where)
+            found = [int(i) for i in conn.execute(ids).scalars()]
+            return found, int(conn.execute(count).scalar_one())
 
         return await self.state.db.read(read)
 
@@ -85,8 +97,9 @@ class VoicemailPages:
             return True
         if not extension or message.missed_id is None:
             return False
-        _ids, _n, allowed = await self._own(extension, None, None, "")
-        return message.id in allowed
+        where = [*self._own_where(extension, None, None, ""), voice_messages.c.id == message.id]
+        found, _total = await self._own(where, 1, 0)
+        return found == [message.id]
 
     # -- the list ----------------------------------------------------------------------------
 
@@ -108,8 +121,9 @@ class VoicemailPages:
             )
             total = await self.messages.count(start, end, filters.number)
         elif extension:
-            ids, total, _allowed = await self._own(extension, start, end, filters.number)
-            for number in ids[offset : offset + size]:
+            where = self._own_where(extension, start, end, filters.number)
+            ids, total = await self._own(where, size, offset)
+            for number in ids:
                 message = await self.messages.get(number)
                 if message is not None:
                     found.append(message)

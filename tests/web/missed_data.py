@@ -66,13 +66,20 @@ async def seed_missed(db: ShopDatabase, zone: tzinfo = ZONE) -> dict[str, int]:
         assert call is not None
         ids[key] = call.id
     ext = ids["ext_today"]
-    await store.set_status(ext, statuses.CALLING, {"attempt": 1, "target": "103"})
+    # what the call-back scheduler writes (bot/missed/scheduler.py, dialer.py)
+    await store.set_status(ext, statuses.CALLING, {"event": "callback", "attempt": 1})
     await store.set_status(
-        ext, statuses.CALLED_BACK, {"outcome": "answered", "answered_by": "103", "duration_s": 42}
-    )
+        ext, statuses.CALLED_BACK,
+        {"event": "callback", "outcome": "connected", "first": "client", "target": "103",
+         "sip_status": 200, "transfer": "transferred"},
+    )  # fmt: skip
     yesterday = ids["number_yesterday"]
-    await store.set_status(yesterday, statuses.CALLING, {"attempt": 1})
-    await store.set_status(yesterday, statuses.FAILED, {"outcome": "busy", "sip_code": 486})
+    await store.set_status(yesterday, statuses.CALLING, {"event": "callback", "attempt": 1})
+    await store.set_status(
+        yesterday, statuses.FAILED,
+        {"event": "callback", "outcome": "busy", "sip_status": 486,
+         "next_at": (now + timedelta(minutes=10)).isoformat()},
+    )  # fmt: skip
     assert await store.mark_client_called("9099999999", now) == 1
     await store.set_status(ids["bot_20days"], statuses.CALLING, {"attempt": 1})
     return ids

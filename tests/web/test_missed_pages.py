@@ -143,11 +143,17 @@ async def test_a_row_shows_what_happened(web_client: Client, host: Host, ids: di
     page = await response.text()
     assert 'id="missed-status">Успешно перезвонили</span>' in page
     history = page[page.index('id="missed-history"') :]
-    for seen in ("Звонят сейчас", "Успешно перезвонили", "звонок пропущен", "answered", "42"):
+    for seen in ("Звонят сейчас", "Успешно перезвонили", "звонок пропущен", "перезвон"):
         assert seen in history, seen
-    assert "Кто говорил с клиентом" in history
+    for seen in ("Итог", "соединили", "Кому сначала", "клиенту", "Код SIP", "200"):
+        assert seen in history, seen
     failed = await (await web_client.get(f"/admin/missed/calls/{ids['number_yesterday']}")).text()
-    assert "Неуспешный вызов" in failed and "486" in failed and "busy" in failed
+    assert "Неуспешный вызов" in failed and "486" in failed and "занято" in failed
+    row = await MissedCallStore(host.shop.db).get(ids["number_yesterday"])
+    assert row is not None
+    next_at = datetime.fromisoformat(row.history[-1]["next_at"]).astimezone(ZONE)
+    assert "Следующая попытка" in failed
+    assert next_at.strftime("%d.%m.%Y %H:%M:%S") in failed  # in the shop's zone
     client_called = await (await web_client.get(f"/admin/missed/calls/{ids['queue_3days']}")).text()
     assert "клиент позвонил и дозвонился" in client_called
     actions = [e.action for e in await AuditLog(host.shop.db).entries()]
@@ -276,6 +282,7 @@ async def test_in_chromium(supervisor: Page, site: Site, tmp_path: Path) -> None
     await expect(page.locator("h1")).to_contain_text("Пропущенный звонок")
     await expect(page.locator("#missed-status")).to_have_text("Успешно перезвонили")
     await expect(page.locator("#missed-history tbody tr")).to_have_count(3)
+    await expect(page.locator("#missed-history")).to_contain_text("соединили")
     await shot(page, "missed-call", full_page=True)
 
 
