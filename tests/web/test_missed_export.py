@@ -7,21 +7,38 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.missed.store import MissedCall
+from bot.missed.callback_settings import CallbackSettings
+from bot.missed.store import MissedCall, MissedCallStore
+from bot.routing import Managers, Router
+from bot.shop_setup import load_language, open_shop
 from bot.web import missed_export
 from bot.web.audit import AuditLog
-from tests.web.conftest import Host, console_app, logged_in
+from connectors.shop.database import ShopDatabase
+from connectors.shop.schema import bot_calls, utc_text
+from tests.connectors.shop.conftest import pg_url, postgres  # noqa: F401
+from tests.web.conftest import (
+    FakeSynthesizer,
+    Host,
+    add_user,
+    console_app,
+    console_settings,
+    logged_in,
+    login,
+)
 from tests.web.journal_data import journal_host
-from tests.web.missed_data import IN_WEEK, ZONE, seed_missed
+from tests.web.missed_data import IN_WEEK, ZONE, seed_missed, seed_voicemail
 
 Client = TestClient[Any, Any]
 
@@ -146,3 +163,79 @@ async def test_the_export_is_capped(client: Client, host: Host) -> None:
     await logged_in(client, host, "admin")
     body = await (await client.get("/admin/missed/export.csv?period=all")).read()
     assert body.decode("utf-8-sig").count("\r\n") == 4  # headers + 3 rows
+
+
+# -- the same pages on a real PostgreSQL ---------------------------------------------------
+
+JOURNAL_KEY = "0123456789abcdef0123456789abcdef"
+
+
+async def bot_handoff(db: ShopDatabase) -> int:
+    """A bot call in the journal and its transfer nobody took: the missed call's id."""
+
+    def journal_row(conn: sa.Connection) -> None:
+        started = utc_text(datetime.now(ZONE))
+        conn.execute(bot_calls.insert().values(id=JOURNAL_KEY, call_id="sip-7", started_at=started))
+
+    await db.write(journal_row)
+    call = await MissedCallStore(db).add(
+        missed_at=datetime.now(ZONE), caller="9161234567", called="4951112233",
+        source_kind="bot", source="operator", wait_s=8.0, intake="bot", external_id="sip-7",
+        call_id="sip-7",
+    )  # fmt: skip
+    assert call is not None
+    return call.id
+
+
+async def test_the_pages_on_postgresql(
+    tmp_path: Path,
+    journal_model: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """The pages' own SQL (the sources seen, a bot handoff's journal call, a manager's voice
+    messages) and the store's filters behind them on PostgreSQL."""
+    settings = console_settings(tmp_path)
+    settings.shop = dataclasses.replace(settings.shop, url=pg_url)
+    settings.nlu.model_dir = journal_model
+    settings.journal = dataclasses.replace(settings.journal, timezone="Europe/Moscow")
+    settings.callbacks = CallbackSettings(voicemail_dir=tmp_path / "voicemail")
+    shop = await open_shop(settings)
+    try:
+        nlu, responses = await load_language(settings, shop)
+        services = SimpleNamespace(nlu=nlu, responses=responses, synthesizer=FakeSynthesizer())
+        managers = Managers(Path(settings.server.managers_file or ""))
+        host = Host(settings, shop, services, Router([], settings.dialog, managers))
+        ids = await seed_missed(shop.db, ZONE)
+        voices = await seed_voicemail(shop.db, tmp_path / "voicemail", ids, ZONE)
+        await add_user(host, "maria", "manager")
+        async with TestClient(TestServer(console_app(host))) as client:
+            admin = await logged_in(client, host, "admin")
+            page = await (
+                await client.get("/admin/missed?number=916&status=not_called_back")
+            ).text()
+            assert re.findall(r'data-id="(\d+)"', page) == [str(ids["queue_today"])]
+            sources = await (await client.get("/admin/missed?source=queue:sales")).text()
+            assert '<option value="queue:sales" selected>очередь sales</option>' in sources
+            assert '<option value="extension:103"' in sources
+            body = await (await client.get("/admin/missed/export.xlsx?period=all")).read()
+            sheet = openpyxl.load_workbook(io.BytesIO(body)).active
+            assert sheet is not None and sheet.max_row == 7  # the headers and six calls
+            row = await (await client.get(f"/admin/missed/calls/{ids['ext_today']}")).text()
+            assert "соединили" in row and 'id="journal-link"' not in row
+            handoff = await bot_handoff(shop.db)
+            row = await (await client.get(f"/admin/missed/calls/{handoff}")).text()
+            assert f'href="/admin/journal/calls/{JOURNAL_KEY}" id="journal-link"' in row
+            tile = await (await client.get("/admin/dashboard")).text()
+            assert "сегодня: в среднем 18.3 с, дольше всех 35.0 с · пропущенных 3" in tile
+            await client.post(
+                "/admin/users/extension", data={"_csrf": admin, "name": "maria", "extension": "103"}
+            )
+            await client.post("/admin/logout", data={"_csrf": admin})
+            assert (await login(client, "maria")).status == 303
+            mine = await (await client.get("/admin/voicemail?period=all")).text()
+            assert re.findall(r'<tr data-id="(\d+)"', mine) == [str(voices["today"])]
+            heard = await client.get(f"/admin/voicemail/{voices['yesterday']}/audio")
+            assert heard.status == 404
+            assert (await client.get(f"/admin/voicemail/{voices['today']}/audio")).status == 200
+    finally:
+        await shop.close()
