@@ -40,6 +40,7 @@ from bot.config import Settings
 from bot.shop_setup import open_shop
 from bot.tools.bench_recognition_report import plot, score_article, score_quantity, summary
 from bot.tools.human_voice import PbxVoice
+from bot.tools.line_audio import line_audio
 from bot.tools.recognition_caller import CallerVoice, Intent, RecognitionCaller
 from bot.tools.recognition_sets import (
     Item,
@@ -58,14 +59,11 @@ from bot.voice import VoiceServices
 from connectors.shop.records import CatalogItem
 from speech.asr import Hints, Recognizer
 from speech.audio import Audio
-from speech.g711 import ulaw_decode, ulaw_encode
 from speech.tts import Synthesizer, create_synthesizer
 
 SETS = ("human", "festival")
 CALLER = "+79031112233"  # a demo caller (greeted by name)
 CALLED = "78123098635"
-LINE_RATE = 8000
-LINE_MARGIN_S = 0.3  # silence around a synthesized phrase, as around the human set's
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +107,6 @@ class VoiceUnderTest:
             audio = line_audio(self.festival.synthesize_sync(spoken.festival_text))
             self._cache[spoken.festival_text] = audio
         return audio
-
-
-def line_audio(audio: Audio) -> Audio:
-    """What a G.711 line delivers: 8 kHz with the line before and after the voice (the
-    synthesizer trims its silences; the human set has the same margins), through μ-law."""
-    pad = Audio.silence(LINE_MARGIN_S, LINE_RATE)
-    line = pad + audio.resample(LINE_RATE) + pad
-    return Audio.from_samples(ulaw_decode(ulaw_encode(line.samples())), LINE_RATE)
 
 
 # -- single shot ----------------------------------------------------------------------------

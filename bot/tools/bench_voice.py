@@ -30,6 +30,7 @@ from typing import Any
 from bot.config import Settings
 from bot.events import TurnTiming
 from bot.shop_setup import open_shop
+from bot.tools.line_audio import line_audio
 from bot.tools.simulated_call import CallResult, SimulatedCaller, Turn
 from bot.voice import VoiceServices
 from nlu.bench import percentile
@@ -164,7 +165,7 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
     total: dict[str, int] = {}
     misses: list[dict[str, str]] = []
     for text, expected, expect, style in phrases:
-        audio = (await voice.synthesize(text)).resample(8000)
+        audio = line_audio(await voice.synthesize(text))  # 8 kHz μ-law, the line's margins
         transcript = await services.recognizer.transcribe(audio, Hints(expect))
         parse = services.nlu.parse(transcript.text)
         entity = parse.first(expect) or parse.first("number")
