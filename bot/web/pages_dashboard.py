@@ -84,7 +84,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "titles": OUTCOME_TITLES,
         "outcomes": OUTCOMES,
         "journal_link": "/admin/journal?" + urlencode(filters.query()),
-        "waits": await wait_tile(state.db, zone, now),
+        "waits": await wait_tile(state.db, state.host.settings, now),
     }
     return render(request, "dashboard.html", context)
 

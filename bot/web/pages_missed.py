@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from multidict import MultiMapping
 
+from bot.config import Settings
 from bot.journal import queries
 from bot.journal.queries import PERIODS, Filters
 from bot.missed.statuses import LABELS, STATUSES, label
@@ -100,6 +101,12 @@ class MissedFilters:
         return Filters(period=self.period, start=self.start, end=self.end).bounds(zone, now)
 
 
+def missed_zone(settings: Settings) -> tzinfo:
+    """The shop's time zone for missed calls: ``missed.timezone``, else ``journal.timezone``,
+    else the server's (as the intake reads the PBX's times)."""
+    return queries.zone_of(settings.missed.timezone or settings.journal.timezone)
+
+
 def fragment(text: str) -> str:
     """The digits of a number fragment. The numbers are stored as their last 10 digits, so a
     country prefix goes: ``+7 916…``, ``8 916…``, ``8(916)…``, or 11 digits from 7 or 8."""
@@ -128,7 +135,7 @@ class MissedPages:
 
     @property
     def zone(self) -> tzinfo:
-        return queries.zone_of(self.state.host.settings.journal.timezone)
+        return missed_zone(self.state.host.settings)
 
     @property
     def store(self) -> MissedCallStore:
@@ -273,11 +280,13 @@ WAIT_PERIODS = (("today", "сегодня"), ("week", "неделя"), ("month",
 
 
 async def wait_tile(
-    db: ShopDatabase, zone: tzinfo, now: datetime | None = None
+    db: ShopDatabase, settings: Settings, now: datetime | None = None
 ) -> list[tuple[str, str, str]]:
     """The dashboard's «Время ожидания ответа»: how long the missed callers waited, today,
-    the last 7 and the last 30 days (:meth:`MissedCallStore.wait_figures`)."""
+    the last 7 and the last 30 days (:meth:`MissedCallStore.wait_figures`), in the shop's
+    days (:func:`missed_zone`)."""
     store = MissedCallStore(db)
+    zone = missed_zone(settings)
     tile = []
     for period, title in WAIT_PERIODS:
         start, _end = Filters(period=period).bounds(zone, now)

@@ -21,13 +21,12 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.journal import queries
 from bot.journal.queries import PERIODS, Filters
 from bot.missed.voicemail import VoiceMessage, VoiceMessages
 from bot.web.app import Console
 from bot.web.layout import SESSION_KEY, can, page, render
 from bot.web.pages_journal import phone, seconds
-from bot.web.pages_missed import fragment
+from bot.web.pages_missed import fragment, missed_zone
 from connectors.shop.schema import missed_calls, utc_text, voice_messages
 
 VOICEMAIL = web.AppKey("voicemail_pages", object)
@@ -41,7 +40,7 @@ class VoicemailPages:
 
     @property
     def zone(self) -> tzinfo:
-        return queries.zone_of(self.state.host.settings.journal.timezone)
+        return missed_zone(self.state.host.settings)
 
     @property
     def messages(self) -> VoiceMessages:

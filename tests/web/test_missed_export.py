@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -239,3 +240,18 @@ async def test_the_pages_on_postgresql(
             assert (await client.get(f"/admin/voicemail/{voices['today']}/audio")).status == 200
     finally:
         await shop.close()
+
+
+async def test_times_are_the_shops_missed_timezone(client: Client, host: Host) -> None:
+    """``missed.timezone`` (the shop's, as the intake reads it) wins over journal.timezone."""
+    await seed_missed(host.shop.db, ZONE)
+    host.settings.missed = dataclasses.replace(host.settings.missed, timezone="Asia/Vladivostok")
+    await logged_in(client, host, "supervisor")
+    body = await (await client.get("/admin/missed/export.csv?period=all")).read()
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+    row = await MissedCallStore(host.shop.db).get(int(rows[1][-1]))
+    assert row is not None
+    local = row.missed_at.astimezone(ZoneInfo("Asia/Vladivostok"))
+    assert rows[1][0] == local.strftime("%Y-%m-%d %H:%M:%S")
+    page = await (await client.get("/admin/missed?period=all")).text()
+    assert local.strftime("%d.%m.%Y %H:%M:%S") in page
