@@ -167,7 +167,7 @@ async def _accuracy(services: VoiceServices, voice: Synthesizer, n: int) -> dict
     for text, expected, expect, style in phrases:
         audio = line_audio(await voice.synthesize(text))  # 8 kHz μ-law, the line's margins
         transcript = await services.recognizer.transcribe(audio, Hints(expect))
-        parse = services.nlu.parse(transcript.text)
+        parse = services.nlu.parse(transcript.text, expect, transcript.alternatives)
         entity = parse.first(expect) or parse.first("number")
         got = entity.value if entity else ""
         if expect == "article" and parse.first("article") is None:
