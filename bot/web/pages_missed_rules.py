@@ -29,6 +29,7 @@ from bot.web.app import Console, console
 from bot.web.audit import sha256
 from bot.web.forms import read_form, text
 from bot.web.layout import page, render
+from bot.web.pages_journal import phone
 
 MAX_TEXT = 256 * 1024
 DAY_TITLES = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -78,7 +79,7 @@ def _sms_check(state: Console, content: str) -> tuple[list[dict[str, str]], list
     rows = []
     for rule in found.rules:
         when = [
-            *(f"набран …{n[-4:]}" if len(n) > 4 else n for n in rule.called),
+            *(f"набран {phone(n)}" for n in rule.called),  # the shop's own numbers
             *(f"очередь {q}" for q in rule.queues),
             *(f"добавочный {x}" for x in rule.extensions),
         ]
