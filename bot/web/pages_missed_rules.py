@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from bot.web.app import Console, console
 from bot.web.audit import sha256
 from bot.web.forms import read_form, text
 from bot.web.layout import page, render
+from bot.web.missed_rules_try import KINDS as TRIAL_KINDS
+from bot.web.missed_rules_try import Trial, outcome
 from bot.web.pages_journal import phone
+from bot.web.pages_missed import missed_zone
 
 MAX_TEXT = 256 * 1024
 DAY_TITLES = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -222,7 +226,16 @@ async def _page(
     preview: list[dict[str, str]] = rows
     if content is not None and not errors:
         preview, _none = kind.check(state, content)
+    zone = missed_zone(state.host.settings)
+    trial = Trial.parse(request.query, zone)
+    tried = None
+    if trial.asked and not trial.error:
+        now = datetime.now(zone)
+        tried = await asyncio.to_thread(outcome, state.host.settings, trial, now)
     context: dict[str, Any] = {
+        "trial": trial,
+        "tried": tried,
+        "trial_kinds": TRIAL_KINDS,
         "kind": kind,
         "kinds": KINDS,
         "path": str(path),

@@ -241,3 +241,29 @@ async def test_an_editor_fixes_an_interval_in_chromium(host: Host) -> None:
         await runner.cleanup()
     rules = callback_rules.load_rules(Path(host.settings.callbacks.rules_file))
     assert rules[0].intervals[1].end is not None and rules[0].intervals[1].end.hour == 17
+
+
+async def test_what_happens_to_a_missed_call(client: Client, host: Host) -> None:
+    """The preview: a call missed in «sales» on a Friday at 16:45 (the rule's Friday ends at
+    16:30) is called back on Monday at 10:00; its SMS is the «Доставка» rule's."""
+    host.settings.missed = dataclasses.replace(host.settings.missed, timezone="Europe/Moscow")
+    path = Path(host.settings.callbacks.rules_file)
+    path.write_text(path.read_text("utf-8").replace("enabled: false", "enabled: true"), "utf-8")
+    await as_user(client, host, "sveta", "supervisor")  # reading is enough
+    base = "/admin/missed/rules/callbacks?try=1&try_kind=queue&try_source=sales"
+    friday = "&try_called=%2B7+333+333-22-44&try_at=2026-12-04T16:45"
+    page = await (await client.get(base + friday + "&try_wait=30")).text()
+    callback = page[page.index('id="try-callback"') :]
+    assert "Перезвон по правилу «Продажи» пн 07.12.2026 10:00 (Europe/Moscow)" in callback
+    assert "сначала клиенту, диспетчерская: 101, 102" in callback
+    sms = page[page.index('id="try-sms"') :]
+    assert "SMS по правилу «Доставка», если клиенту не отправляли SMS за последние 24 ч" in sms
+    thursday = "&try_called=4951112233&try_at=2026-12-03T11:00&try_wait=30"
+    page = await (await client.get(base + thursday)).text()
+    assert "пн" not in page[page.index('id="try-callback"') :][:80]
+    assert "чт 03.12.2026 11:02" in page  # two minutes later, inside the interval
+    assert "SMS не будет" in page  # no rule for that number or queue
+    short = await (await client.get(base + friday + "&try_wait=5")).text()
+    assert "Перезвона не будет" in short  # waited less than min_wait_s
+    bad = await (await client.get(base + "&try_wait=abc")).text()
+    assert 'id="try-error"' in bad and 'id="try-result"' not in bad
