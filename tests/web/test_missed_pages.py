@@ -363,6 +363,21 @@ async def test_voice_messages(web_client: Client, host: Host, voices: dict, ids:
     assert (await web_client.get("/admin/voicemail/999/audio")).status == 404
 
 
+async def test_a_row_links_its_voice_message(
+    web_client: Client, host: Host, voices: dict, ids: dict
+) -> None:
+    store = MissedCallStore(host.shop.db)
+    detail = {"event": "callback", "outcome": "voicemail", "voice_message": voices["today"]}
+    await store.set_status(ids["queue_today"], "called_back", detail)
+    await logged_in(web_client, host, "supervisor")
+    page = await (await web_client.get(f"/admin/missed/calls/{ids['queue_today']}")).text()
+    assert "оставил голосовое сообщение" in page
+    link = f"/admin/voicemail?period=all&amp;number=9161234567#vm-{voices['today']}"
+    assert f'href="{link}"' in page
+    listed = await (await web_client.get("/admin/voicemail?period=all&number=9035677876")).text()
+    assert f'id="vm-{voices["today"]}"' in listed
+
+
 async def test_voice_messages_rights_and_paths(
     web_client: Client, host: Host, voices: dict, tmp_path: Path
 ) -> None:
