@@ -368,11 +368,11 @@ async def test_a_row_links_its_voice_message(
 ) -> None:
     store = MissedCallStore(host.shop.db)
     detail = {"event": "callback", "outcome": "voicemail", "voice_message": voices["today"]}
-    await store.set_status(ids["queue_today"], "called_back", detail)
+    await store.set_status(ids["ext_today"], "called_back", detail)
     await logged_in(web_client, host, "supervisor")
-    page = await (await web_client.get(f"/admin/missed/calls/{ids['queue_today']}")).text()
+    page = await (await web_client.get(f"/admin/missed/calls/{ids['ext_today']}")).text()
     assert "оставил голосовое сообщение" in page
-    link = f"/admin/voicemail?period=all&amp;number=9161234567#vm-{voices['today']}"
+    link = f"/admin/voicemail?period=all&amp;number=9035677876#vm-{voices['today']}"
     assert f'href="{link}"' in page
     listed = await (await web_client.get("/admin/voicemail?period=all&number=9035677876")).text()
     assert f'id="vm-{voices["today"]}"' in listed
