@@ -55,6 +55,13 @@ VALUE_TITLES = {
         "employee_no_answer": "сотрудник не ответил",
     },
     "first": {"client": "клиенту", "employee": "сотруднику"},
+    "transfer": {
+        "transferred": "переведён",
+        "refused": "АТС отказала",
+        "timeout": "не дождались",
+        "failed": "не удался",
+        "ended": "разговор закончился",
+    },
     "by": {"bot": "бот"},
 }
 

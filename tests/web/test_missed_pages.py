@@ -145,7 +145,7 @@ async def test_a_row_shows_what_happened(web_client: Client, host: Host, ids: di
     history = page[page.index('id="missed-history"') :]
     for seen in ("Звонят сейчас", "Успешно перезвонили", "звонок пропущен", "перезвон"):
         assert seen in history, seen
-    for seen in ("Итог", "соединили", "Кому сначала", "клиенту", "Код SIP", "200"):
+    for seen in ("Итог", "соединили", "Кому сначала", "клиенту", "Код SIP", "200", "переведён"):
         assert seen in history, seen
     failed = await (await web_client.get(f"/admin/missed/calls/{ids['number_yesterday']}")).text()
     assert "Неуспешный вызов" in failed and "486" in failed and "занято" in failed
