@@ -45,6 +45,8 @@ def make_settings(folder: Path) -> Settings:
     server.managers_file = None
     server.shutdown_grace = 0.5
     server.transcripts_dir = None
+    server.overload_lag_ms = 0  # a loaded test machine must not turn calls away
+    settings.recordings = dataclasses.replace(settings.recordings, dir=folder / "recordings")
     server.routes = [Route(called="5555", scenario="order")]
     return settings
 
