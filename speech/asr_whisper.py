@@ -25,6 +25,9 @@ n-best list: the best hypothesis is the transcript's text, the others are
 human voice set of ``bot bench recognition`` (README «Recognition accuracy»). The engine's
 own default is greedy decoding everywhere; the bot's configuration (``voice.asr.options``)
 turns the beam on at the article prompt, and the call session passes the alternatives on.
+While every worker of the shared speech pool already has a job (``pool_busy``), a phrase is
+decoded with at most ``busy_beam_size`` beams (1: greedy): under load the beam's extra time
+would be added to every waiting call's turn gap.
 
 Short-window encoding (``window_s``, default 10 s): faster-whisper pads every segment to
 Whisper's 30 s window before the encoder, which costs ~0.3 s on 2 cores even for «да».
@@ -49,6 +52,7 @@ from typing import Any
 from speech.asr import Hints, Recognizer, Transcript, register_recognizer
 from speech.audio import Audio
 from speech.errors import EngineUnavailable
+from speech.executor import pool_busy
 
 DEFAULT_MODEL_DIR = "models/whisper-base"
 
@@ -207,6 +211,7 @@ class WhisperRecognizer(Recognizer):
         max_tokens_per_second: float | None = 15.0,
         drop_hallucinations: bool = True,
         window_s: float | None = 10.0,
+        busy_beam_size: int | None = 1,
         executor: Executor | None = None,
     ) -> None:
         super().__init__(executor=executor)
@@ -223,6 +228,9 @@ class WhisperRecognizer(Recognizer):
         self.max_tokens_per_second = max_tokens_per_second
         self.drop_hallucinations = drop_hallucinations
         self.window_s = window_s
+        # the beam when every speech worker already has a job: a beam search costs two to
+        # three greedy decodings, and under load the turn gap matters more (None: no change)
+        self.busy_beam_size = busy_beam_size
         self._model: Any = None
 
     def _load_sync(self) -> None:
@@ -234,7 +242,8 @@ class WhisperRecognizer(Recognizer):
 
     async def transcribe(self, audio: Audio, hints: Hints | None = None) -> WhisperTranscript:
         started = time.perf_counter()
-        work = self.run_in_pool(self._transcribe_blocking, audio, hints)
+        beam = self.busy_beam_size if pool_busy() else None
+        work = self.run_in_pool(self._transcribe_beam, audio, hints, beam)
         heard = await self.within_limit(work)
         return self._transcript(heard, audio, time.perf_counter() - started)
 
@@ -254,7 +263,16 @@ class WhisperRecognizer(Recognizer):
     def _transcribe_sync(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
         return Heard.of(self._hypotheses(audio, hints))
 
-    def _hypotheses(self, audio: Audio, hints: Hints | None) -> Hypotheses:
+    def _transcribe_beam(
+        self, audio: Audio, hints: Hints | None, beam: int | None
+    ) -> tuple[str, float | None]:
+        """As ``_transcribe_blocking``, with the beam capped at ``beam`` (None: as set)."""
+        self._load_sync()
+        return Heard.of(self._hypotheses(audio.resample(self.sample_rate), hints, beam))
+
+    def _hypotheses(
+        self, audio: Audio, hints: Hints | None, beam_cap: int | None = None
+    ) -> Hypotheses:
         prompt = build_prompt(hints, self.prompts) if self.use_prompt else None
         max_new_tokens = None
         if self.max_tokens_per_second is not None:
@@ -262,6 +280,8 @@ class WhisperRecognizer(Recognizer):
             max_new_tokens = min(MAX_NEW_TOKENS, budget)
         expect = hints.expect if hints is not None else None
         beam = self.beam_sizes.get(expect or "", self.beam_size)
+        if beam_cap is not None:
+            beam = min(beam, max(1, beam_cap))
         if beam > 1 and audio.duration < 29.0:
             found = self._beam_search(audio, prompt, beam, max_new_tokens)
         else:

@@ -45,6 +45,29 @@ def test_a_looping_greedy_decode_is_decoded_again_with_beams() -> None:
     assert isinstance(result, WhisperTranscript) and result.alternatives == ()
 
 
+class Records:
+    """A model stand-in that says the same for any beam and notes the beams asked for."""
+
+    def __init__(self) -> None:
+        self.beams: list[int] = []
+
+    def transcribe(self, audio: Any, **options: Any) -> tuple[Iterator[Segment], None]:
+        self.beams.append(options["beam_size"])
+        return iter([Segment("артикул 7715", [1, 2, 3], -0.2)]), None
+
+
+async def test_no_beam_search_while_every_speech_worker_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recognizer = WhisperRecognizer(WHISPER_DIR, beam_sizes=DIGIT_BEAM_SIZES)
+    model = Records()
+    recognizer._model = model
+    monkeypatch.setattr("speech.asr_whisper.pool_busy", lambda: True)
+    result = await recognizer.transcribe(Audio.silence(1.0, 8000), Hints(expect="article"))
+    assert result.text == "артикул 7715"
+    assert model.beams == [1]  # greedy: the beam would cost the waiting calls their turn
+
+
 def test_greedy_by_default_everywhere() -> None:
     recognizer = WhisperRecognizer(WHISPER_DIR)
     assert all(recognizer.beam_sizes.get(k, recognizer.beam_size) == 1 for k in DIGIT_BEAM_SIZES)
