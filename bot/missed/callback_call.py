@@ -26,7 +26,7 @@ from bot.events import EventBus
 from bot.missed.voicemail import VoicemailRecorder, VoicemailTake
 from bot.player import Phrase, Player
 from connectors.pbx.sip_call import SipCall
-from connectors.pbx.sip_transfer import _refer
+from connectors.pbx.sip_transfer import refer
 from connectors.pbx.transport import AudioIn, HangupIn
 from dialogs.actions import Order
 from dialogs.callback import VOICEMAIL, CallbackDialog
@@ -189,7 +189,7 @@ class CallbackLeg:
         try:
             timeout = self.wait_s or self.call.endpoint.settings.transfer.timeout
             try:
-                return await asyncio.wait_for(_refer(self.call, target), timeout)
+                return await asyncio.wait_for(refer(self.call, target), timeout)
             except TimeoutError:
                 return "timeout"
         finally:

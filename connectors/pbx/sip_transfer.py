@@ -59,7 +59,7 @@ async def transfer(call: SipCall, target: str) -> None:
         return
     outcome = "refused"
     if settings.refer:
-        outcome = await _refer(call, target)
+        outcome = await refer(call, target)
     if outcome == "transferred":
         log.info("SIP transfer done", extra={"call_id": call.info.call_id})
         await call.hangup()
@@ -82,8 +82,9 @@ async def transfer(call: SipCall, target: str) -> None:
     await call.hangup(headers)
 
 
-async def _refer(call: SipCall, target: str) -> str:
-    """``transferred`` | ``refused`` | ``timeout`` | ``failed`` | ``ended``."""
+async def refer(call: SipCall, target: str) -> str:
+    """Ask the peer to transfer the call (REFER, NOTIFY followed), without hanging up:
+    ``transferred`` | ``refused`` | ``timeout`` | ``failed`` | ``ended``."""
     settings = call.endpoint.settings.transfer
     ep = call.endpoint
     uri = refer_to(target, call)
