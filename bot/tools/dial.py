@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from connectors.pbx.audiosocket import (
+from connectors.pbx.audiosocket_wire import (
     KIND_AUDIO,
     KIND_DTMF,
     KIND_HANGUP,

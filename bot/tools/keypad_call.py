@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from connectors.pbx.audiosocket import KIND_AUDIO, KIND_DTMF, KIND_UUID, encode_frame
+from connectors.pbx.audiosocket_wire import KIND_AUDIO, KIND_DTMF, KIND_UUID, encode_frame
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 PROMPT_BEGUN_BYTES = 3200  # 0.2 s of a new prompt: the bot is speaking again

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from connectors.pbx.audiosocket import KIND_AUDIO, KIND_HANGUP, encode_audio, encode_frame
+from connectors.pbx.audiosocket_wire import KIND_AUDIO, KIND_HANGUP, encode_audio, encode_frame
 
 RATE = 8000
 FRAME_BYTES = 320  # 20 ms of 16-bit PCM at 8 kHz
