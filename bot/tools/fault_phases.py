@@ -60,7 +60,7 @@ class Run:
         config = base_config(self.folder / "shop", mail_port=self.mail.port, secret=self.secret)
         config = merge(config, TIMEOUTS)
         config = merge(config, {"server": {"max_calls": self.max_calls}})
-        return merge(merge(config, self.overrides), extra or {})
+        return merge(merge(config, extra or {}), self.overrides)  # --set wins
 
     async def server(self, name: str, extra: dict[str, Any] | None = None) -> ServeProcess:
         bot = ServeProcess(self.folder / "shop", self.config(extra), name=name)
@@ -311,6 +311,9 @@ async def read_only(
 # --- soak ---------------------------------------------------------------------------------
 
 
+SOAK_REDIAL_S = 5.0  # a caller the bot handed to an operator calls again this much later
+
+
 async def soak(run: Run, bot: ServeProcess, calls: int, minutes: float) -> dict[str, Any]:
     """``calls`` callers placing order after order for ``minutes``; RSS sampled every 5 s."""
     stop_at = time.monotonic() + minutes * 60
@@ -320,7 +323,10 @@ async def soak(run: Run, bot: ServeProcess, calls: int, minutes: float) -> dict[
 
     async def caller() -> None:
         while time.monotonic() < stop_at and bot.alive():
-            results.append(await run.call("soak", bot))
+            result = await run.call("soak", bot)
+            results.append(result)
+            if result.result == "transfer":  # handed to an operator: a person talks a while
+                await asyncio.sleep(SOAK_REDIAL_S)
 
     lags: list[float] = []  # /healthz round trips: how late the server's event loop runs
 
