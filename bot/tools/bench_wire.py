@@ -92,6 +92,9 @@ class ServerProcess:
 
     def __init__(self, work: Path, *, speculate: bool, max_calls: int) -> None:
         self.agi_port = _free_port()
+        # the server's output goes to a file: a pipe nobody reads fills up (64 KiB) and
+        # then every log line blocks the server's event loop (a 30-call run stalled so)
+        self.log_path = work / "serve.log"
         mail_port = str(_free_port())
         self.env = {
             **os.environ,
@@ -101,6 +104,7 @@ class ServerProcess:
             "BOT_SERVER__ASTERISK__AUDIOSOCKET_PORT": str(_free_port()),
             "BOT_SERVER__HTTP__PORT": str(_free_port()),
             "BOT_SERVER__MAX_CALLS": str(max_calls),
+            "BOT_SERVER__OVERLOAD_LAG_MS": "0",  # every call served: capacity is measured here
             "BOT_SERVER__TRANSCRIPTS_DIR": str(work / "transcripts"),
             "BOT_SERVER__ROUTES": '[{"called": "5555", "scenario": "order"}]',
             "BOT_SERVER__MANAGERS_FILE": "null",
@@ -113,16 +117,17 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> ServerProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                out = self.process.stdout.read().decode() if self.process.stdout else ""
+                out = self.log_path.read_text("utf-8", "replace")
                 raise RuntimeError(f"bot serve exited:\n{out[-2000:]}")
             with contextlib.suppress(OSError):
                 _, writer = await asyncio.open_connection("127.0.0.1", self.agi_port)
