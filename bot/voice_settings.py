@@ -52,7 +52,9 @@ class VadSettings:
     # a pause this long inside a phrase: recognise it speculatively and answer at once if it
     # is already a complete answer for what the dialog expects (0 or missing: never early)
     early_silence_ms: dict[str, int] = field(
-        default_factory=lambda: {"yes_no": 250, "menu": 250, "quantity": 300, "article": 300}
+        # yes/no: just under its window; callers hedge after a yes or a no («да … наверное»)
+        # and an early end there cut them off more often than the fixed window (bench wire)
+        default_factory=lambda: {"yes_no": 450, "menu": 250, "quantity": 300, "article": 300}
     )
 
     def __post_init__(self) -> None:

@@ -12,8 +12,10 @@ Complete, by expectation:
 - ``article``: an exact catalog article of at least three digits that no longer article
   continues («12» is not complete while 1245 exists, nor as a two-digit article: a caller who
   dictates in groups pauses after «двенадцать»), not a suggestion;
-- ``quantity``: a quantity with a unit word, or a number that cannot go on: not a round ten,
-  hundred or thousand («двадцать…» may become «двадцать пять»), no fraction;
+- ``quantity``: a number that cannot go on, with or without its unit: not a round ten,
+  hundred or thousand («двадцать…» may become «двадцать пять»; not even «двадцать штук»:
+  Whisper, prompted with «Сколько штук?», writes the unit it expects after «двадцать» alone),
+  no fraction;
 - ``menu``: an order / status / operator choice, or a menu key said as a number (0, 1, 2).
 When in doubt it is not complete: waiting costs a few hundred milliseconds, a cut-off costs a
 repeated question.
@@ -30,7 +32,6 @@ ALWAYS = frozenset({"ask_operator", "goodbye"})
 MENU = frozenset({"make_order", "order_status", "ask_operator"})
 MENU_NUMBERS = frozenset({"0", "1", "2"})
 MIN_EARLY_ARTICLE = 3  # digits: «12 … 45» must not end at a short catalog article «12»
-UNIT_HINTS = ("шт", "штук", "уп", "пач", "короб", "комплект", "пар", "литр", "метр", "кг")
 
 
 def is_complete(
@@ -68,11 +69,8 @@ def _quantity(parse: Parse) -> bool:
     quantity = parse.first("quantity") or parse.first("number")
     if quantity is None or not quantity.value.isdigit():
         return False
-    text = parse.text.casefold()
-    if any(unit in text[quantity.end :] for unit in UNIT_HINTS):
-        return True  # «пять штук»: the unit closes it
     value = int(quantity.value)
-    return value % 10 != 0 or value == 0
+    return value % 10 != 0 or value == 0  # a round number may go on, unit or not
 
 
 def _menu(parse: Parse) -> bool:

@@ -24,7 +24,9 @@ from nlu.engine import NluEngine
         ("пять", "quantity", True),
         ("двадцать", "quantity", False),  # may become «двадцать пять»
         ("сто", "quantity", False),
-        ("десять штук", "quantity", True),  # the unit closes it
+        ("десять штук", "quantity", False),  # round: Whisper writes «штук» after «двадцать» alone
+        ("двадцать штук", "quantity", False),
+        ("двадцать пять штук", "quantity", True),
         ("полторы", "quantity", False),
         ("хочу сделать заказ", "menu", True),
         ("один", "menu", True),
