@@ -22,7 +22,6 @@ and the missed call stays stored. :meth:`drain` waits for them (tests, shutdown)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 
+from bot.missed.background import BackgroundTasks
 from bot.missed.store import MissedCall, MissedCallStore
 from nlu.phones import normalize_phone
 
@@ -129,7 +129,7 @@ class MissedCallIntake:
         self.zone = zone
         self.region = region
         self._listeners: list[Listener] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
         self.stored = 0
         self.duplicates = 0
         self.listener_failures = 0
@@ -197,9 +197,7 @@ class MissedCallIntake:
             extra={"missed_id": call.id, "intake": call.intake, "source_kind": call.source_kind},
         )
         for listener in list(self._listeners):
-            task = asyncio.create_task(self._notify(listener, call), name="missed-listener")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._notify(listener, call), name="missed-listener")
         return call
 
     async def _notify(self, listener: Listener, call: MissedCall) -> None:
@@ -237,14 +235,8 @@ class MissedCallIntake:
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Until the listeners of every call stored so far have finished."""
-        async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain(timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Let running listeners finish for ``timeout`` seconds, then cancel the rest."""
-        with contextlib.suppress(TimeoutError):
-            await self.drain(timeout)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.stop(timeout)

@@ -23,8 +23,6 @@ getting through: their open missed calls become «Клиент позвонил 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.events import CallEnded, CallEvent, DraftSaved, OrderSaved, Subscriber, Transferred
+from bot.missed.background import BackgroundTasks
 from bot.missed.intake import RETRIES, MissedCallIntake, MissedReport
 from connectors.pbx.transport import CallTransport
 from dialogs.context import CallContext
@@ -69,7 +68,7 @@ class BotHandoffs:
     def __init__(self, intake: MissedCallIntake, *, orders_answer: bool = True) -> None:
         self.intake = intake
         self.orders_answer = orders_answer
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks()
 
     def attach(self, session: CallSession) -> None:
         """Follow one voice call (before ``session.run()``)."""
@@ -111,9 +110,7 @@ class BotHandoffs:
             self._spawn(self.intake.answered(context.caller, now, detail, retries=RETRIES))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(self._guard(work), name="missed-bot")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._guard(work), name="missed-bot")
 
     @staticmethod
     async def _guard(work: Coroutine[Any, Any, Any]) -> None:
@@ -125,13 +122,7 @@ class BotHandoffs:
             )
 
     async def drain(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain(timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        with contextlib.suppress(TimeoutError):
-            await self.drain(timeout)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.stop(timeout)
