@@ -267,6 +267,8 @@ class WhisperRecognizer(Recognizer):
         self, audio: Audio, hints: Hints | None, beam: int | None
     ) -> tuple[str, float | None]:
         """As ``_transcribe_blocking``, with the beam capped at ``beam`` (None: as set)."""
+        if beam is None:
+            return self._transcribe_blocking(audio, hints)
         self._load_sync()
         return Heard.of(self._hypotheses(audio.resample(self.sample_rate), hints, beam))
 

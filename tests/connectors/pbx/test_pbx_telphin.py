@@ -51,7 +51,8 @@ class Recorder:
 async def serve(handler: Handler) -> AsyncIterator[str]:
     app = web.Application()
     add_telphin_routes(app, PATH, handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    # no aiohttp access log here: it writes raw URLs, and the server has its own (bot.logs)
+    runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
