@@ -123,11 +123,16 @@ async def slow_clients(run: Run, bot: ServeProcess) -> dict[str, Any]:
     slow_body = (
         f"POST /telphin/{run.secret} HTTP/1.1\r\nHost: bot\r\nContent-Length: 500\r\n\r\nCall"
     ).encode()
+    # one coroutine per connection: gather() runs a coroutine repeated in its arguments once
     groups = {
-        "http_slow_headers": [_hold_open("127.0.0.1", http_port, slow_head, "127.0.0.2")] * 300,
-        "http_slow_bodies": [_hold_open("127.0.0.1", http_port, slow_body, "127.0.0.3")] * 30,
-        "fastagi_idle": [_hold_open(agi_host, agi_port, b"agi_network: yes\n")] * 60,
-        "audiosocket_idle": [_hold_open("127.0.0.1", audio_port, b"\x01\x00")] * 60,
+        "http_slow_headers": [
+            _hold_open("127.0.0.1", http_port, slow_head, "127.0.0.2") for _ in range(300)
+        ],
+        "http_slow_bodies": [
+            _hold_open("127.0.0.1", http_port, slow_body, "127.0.0.3") for _ in range(30)
+        ],
+        "fastagi_idle": [_hold_open(agi_host, agi_port, b"agi_network: yes\n") for _ in range(60)],
+        "audiosocket_idle": [_hold_open("127.0.0.1", audio_port, b"\x01\x00") for _ in range(60)],
     }
     held: dict[str, list[Any]] = {}
     for name, openers in groups.items():
