@@ -8,6 +8,7 @@ each method returns the events of what the bot did in that turn (``say``, ``set_
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -87,9 +88,14 @@ class TextConversation:
     async def start(self) -> list[dict[str, Any]]:
         return _json(await self.runner.start())
 
-    async def say(self, text: str) -> list[dict[str, Any]]:
+    async def say(self, text: str, heard: float | None = None) -> list[dict[str, Any]]:
+        """One typed turn; with ``heard``, as if a recognizer had written ``text`` with that
+        confidence (dialog tests of what the bot does with unsure speech)."""
         parse = await understand(self.nlu, text, self.runner.expect, self.bus)
-        return _json(await self.runner.said(parse, source="text"))
+        if heard is None:
+            return _json(await self.runner.said(parse, source="text"))
+        parse = dataclasses.replace(parse, heard_confidence=heard)
+        return _json(await self.runner.said(parse, source="speech"))
 
     async def keys(self, digits: str) -> list[dict[str, Any]]:
         return _json(await self.runner.keys(digits.strip().rstrip("#")))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -190,6 +191,9 @@ class CallSession:
                         return item
                     if self.input.listening:
                         self.early.start(item, self.expect)
+                        early = self.early.finished()  # ready before the early pause was
+                        if early is not None:
+                            return early
                     get = asyncio.create_task(self.input.items.get())
                 elif speculation is not None and speculation in done:
                     early = self.early.finished()
@@ -201,8 +205,10 @@ class CallSession:
             self.input.stop_listening()
 
     def _start_listening(self) -> None:
-        end, early = self.voice.vad.silences(self.expect)
-        self.input.start_turn(end, early if self.voice.speculate else 0)
+        vad, speculate = self.voice.vad, self.voice.speculate
+        end, early = vad.silences(self.expect)
+        lead = vad.speculate_at(self.expect) if speculate else 0
+        self.input.start_turn(end, early if speculate else 0, lead)
         self._set_state("listening")
 
     def _set_state(self, state: str) -> None:
@@ -269,6 +275,8 @@ class CallSession:
         parse = await understand(
             self.nlu, timing.text, self.runner.expect, self.bus, transcript.alternatives
         )
+        if transcript.confidence is not None:  # the dialog asks keys for what was heard unsurely
+            parse = dataclasses.replace(parse, heard_confidence=transcript.confidence)
         timing.intent = parse.intent
         parse_s = time.perf_counter() - started
         await self._timed(self.runner.said(parse, source="speech"), parse_s)

@@ -71,6 +71,8 @@ class DialogCore:
         self.pending_quantity: int | None = None  # said together with the article
         self.editing: int | None = None  # the line whose quantity is being changed
         self.pick_action = ""  # "quantity" | "drop": what the picked line is for
+        self.heard: Parse | None = None  # this turn's words, when they were speech
+        self.unsure_quantity: int | None = None  # heard unsurely, asked for by keys
 
     # -- flows call each other through these (implemented in the flow modules) -----------
 
@@ -145,7 +147,7 @@ class DialogCore:
         return actions
 
     def _misunderstood(
-        self, hint: str = "utter_not_understood", expect: Expect | None = None
+        self, hint: str = "utter_not_understood", expect: Expect | None = None, **slots: object
     ) -> list[Action]:
         self.misunderstandings += 1
         self._misunderstood_now = True
@@ -153,7 +155,7 @@ class DialogCore:
             return self._transfer("not_understood")
         if hint == "utter_not_understood":
             return [self._say(hint), *self.prompt]
-        return self._prompt([self._say(hint)], expect or self._listening())
+        return self._prompt([self._say(hint, True, **slots)], expect or self._listening())
 
     def _listening(self) -> Expect:
         return next((a.expect for a in self.prompt if isinstance(a, Listen)), "menu")

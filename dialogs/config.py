@@ -19,6 +19,10 @@ class DialogSettings:
     # a goodbye heard less surely than this (and without «до свидания») is a misunderstanding:
     # a misheard «семь» («Сим») must not end the call
     min_goodbye_confidence: float = 0.7
+    # a quantity heard less surely than this (the recognizer's confidence), or read from
+    # several numbers written («50, 8», «6 шесть»), is asked for by keys, not confirmed by
+    # a «да» alone: a caller who says «да» to everything must not get a misheard quantity
+    min_quantity_confidence: float = 0.5
     read_back: bool = True  # read the whole order back and save it only after «да»
     max_quantity: int = 1000
     operator: str = "operator"  # transfer target: queue, extension or SIP URI
@@ -35,7 +39,7 @@ class DialogSettings:
         for name in ("max_article_failures", "max_misunderstandings", "max_silences"):
             if getattr(self, name) < 1:
                 raise ValueError(f"dialog.{name} must be at least 1")
-        for name in ("min_article_confidence", "min_goodbye_confidence"):
+        for name in ("min_article_confidence", "min_goodbye_confidence", "min_quantity_confidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"dialog.{name} must be between 0 and 1")
         if self.max_quantity < 1:

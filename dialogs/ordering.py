@@ -12,6 +12,14 @@ no match, a «нет» to a suggestion or to the product named) the re-ask offer
 keypad is exact: keyed digits are only ever matched as they are. A «нет» to the product
 named at the quantity prompt («Ведро … . Сколько штук вам нужно?» — «нет») drops it and
 asks for the article again; a «нет» to the quantity asks for it again, offering the keypad.
+
+A quantity *heard* unsurely — the recognizer's confidence under
+``min_quantity_confidence``, or read from several numbers written («50, 8», «6 шесть»: the
+NLU's ``UNSURE_QUANTITY``) — is not put to a yes/no question: the caller is asked to key it
+in («Мне послышалось: 1 штука. Чтобы не ошибиться, наберите количество …»), because a
+caller who says «да» to everything would otherwise get a quantity it never said (measured:
+«одиннадцать» heard as «1 сет», «восемь» as «8 8 8 8»). The same number heard again is
+confirmed as usual; keys are exact. Typed text is never unsure.
 """
 
 from __future__ import annotations
@@ -61,6 +69,8 @@ class OrderTaking(DialogCore):
         return self._article_failed()
 
     def _offer(self, product: Product, quantity: int | None) -> list[Action]:
+        if quantity is not None and self._heard_unsurely(quantity):
+            quantity = None  # asked for after the «да», not kept from an unsure hearing
         self.suggested, self.pending_quantity = product, quantity
         self.state = "consent"
         name = inline_name(product.name)
@@ -80,7 +90,7 @@ class OrderTaking(DialogCore):
         self.product, self.suggested, self.pending_quantity = product, None, None
         self.rejected = set()
         self.state = "quantity"
-        if quantity is not None:
+        if quantity is not None and not (not named and self._heard_unsurely(quantity)):
             return self._quantity(quantity, name_product=not named)
         if named:
             return self._prompt([self._say("utter_ask_quantity_only")], "quantity")
@@ -150,10 +160,16 @@ class OrderTaking(DialogCore):
         if not 1 <= quantity <= self.settings.max_quantity:
             self.state = "quantity"
             return self._misunderstood("utter_ask_quantity_again", "quantity")
-        self.quantity = quantity
-        self.state = "confirm"
         unit = self.product.unit if self.product else "штука"
         text = quantity_phrase(quantity, unit)
+        if self._heard_unsurely(quantity) and quantity != self.unsure_quantity:
+            self.unsure_quantity = quantity  # the same number heard again is confirmed
+            self.state = "quantity"
+            heard = quantity_phrase(quantity, unit, "nomn")  # «Мне послышалось: 1 штука»
+            return self._misunderstood("utter_confirm_quantity_keypad", "quantity", quantity=heard)
+        self.unsure_quantity = None
+        self.quantity = quantity
+        self.state = "confirm"
         if name_product and self.product is not None:
             say = self._say(
                 "utter_confirm_product_quantity",
@@ -163,6 +179,17 @@ class OrderTaking(DialogCore):
         else:
             say = self._say("utter_confirm_quantity", quantity=text)
         return self._prompt([say], "yes_no")
+
+    def _heard_unsurely(self, quantity: int) -> bool:
+        """This turn's speech gave ``quantity``, and not surely (see the module's docstring)."""
+        heard = self.heard
+        if heard is None:
+            return False
+        said = [e for e in heard.entities if e.entity == "quantity" and e.value == str(quantity)]
+        if not said:
+            return False  # not from this turn: kept from an earlier one, judged then
+        confidence = heard.heard_confidence or 0.0
+        return confidence < self.settings.min_quantity_confidence or said[0].confidence < 1.0
 
     async def _confirm_said(self, parse: Parse) -> list[Action]:
         answer = yes_no(parse)

@@ -60,6 +60,7 @@ RESPONSES = [
     "utter_ask_whole_quantity",
     "utter_confirm_quantity",
     "utter_confirm_product_quantity",
+    "utter_confirm_quantity_keypad",
     "utter_ask_yes_no",
     "utter_ask_more",
     "utter_read_back",
@@ -152,6 +153,7 @@ class DialogPolicy(OrderTaking, ReadBack):
     # -- caller input ----------------------------------------------------------------------
 
     async def _said(self, parse: Parse) -> list[Action]:
+        self.heard = parse if parse.heard_confidence is not None else None
         if parse.intent == "ask_operator":
             return self._transfer("caller_request")
         if parse.intent == "repeat":
@@ -172,6 +174,7 @@ class DialogPolicy(OrderTaking, ReadBack):
         return self._in_a_row(await handler(parse))
 
     async def _keys(self, digits: str) -> list[Action]:
+        self.heard = None
         return self._in_a_row(await self._keys_in_state(digits.strip().rstrip("#")))
 
     async def _keys_in_state(self, digits: str) -> list[Action]:

@@ -23,7 +23,10 @@ What the dialog expects (``expect``: ``"article"``, ``"quantity"``, ``"yes_no"``
   две»): «артикул 123 две» is the article 1232. At the quantity and yes/no prompts the whole
   number said is the quantity: dictated digits read as one number («один два» ➜ 12,
   «100 42» ➜ 142), never only the last of them; a number Whisper wrote twice («66 66»,
-  «17. 17.») or after its own tens («40-48») is read once.
+  «17. 17.», «6 шесть») or after its own tens («40-48») is read once. A quantity read from
+  more than one number written (joined, regrouped, an echo dropped, or the last of several
+  numbers apart) has ``confidence`` ``UNSURE_QUANTITY``: the dialog asks for it by keys
+  rather than with a «да» to a number the caller may never have said.
 - ``order_edit``: «количество» / «изменить» (``"quantity"``) or «убрать» / «удалить»
   (``"drop"``), for the read-back's «what is wrong?».
 """
@@ -61,6 +64,7 @@ MAX_QUANTITY = 100_000
 MAX_RUN = 8  # spans of one run whose regroupings are tried
 NEAR_REGROUPED = 0.9  # confidence of a suggestion that only regroups the digits heard
 WHOLE_NUMBER_EXPECTS = frozenset({"quantity", "yes_no"})
+UNSURE_QUANTITY = 0.5  # confidence of a quantity read from several numbers written
 
 Words = list[tuple[str, int, int]]
 
@@ -157,7 +161,10 @@ class EntityExtractor:
             others = [r for r in live if r is not article_run or expect == "yes_no"]
             united = [r for r in others if any(s in with_unit for s in r)]
             pick = united or others
-            return _quantity_entity(pick[-1], whole_number(pick[-1])) if pick else None
+            if not pick:
+                return None
+            sure = len(pick) == 1 and len(pick[-1]) == 1
+            return _quantity_entity(pick[-1], whole_number(pick[-1]), sure=sure)
         live_units = [s for s in with_unit if any(s in r for r in live)] or with_unit
         if live_units:
             span = live_units[-1]
@@ -167,7 +174,8 @@ class EntityExtractor:
         for run in live:
             gap = text[article_run[-1].end : run[0].start]
             if run[0].start > article_run[-1].end and _words_between(gap):
-                return _quantity_entity(run, whole_number(run))  # «артикул 555 и две»
+                # «артикул 555 и две»
+                return _quantity_entity(run, whole_number(run), sure=len(run) == 1)
         return None
 
     def _is_quantity(self, span: NumberSpan, words: Words) -> bool:
@@ -203,17 +211,19 @@ def _near(
     )
 
 
-def _quantity_entity(run: list[NumberSpan], value: int) -> Entity | None:
+def _quantity_entity(run: list[NumberSpan], value: int, *, sure: bool = True) -> Entity | None:
     if not 0 < value <= MAX_QUANTITY:
         return None
-    return Entity("quantity", str(value), run[0].start, run[-1].end)
+    confidence = 1.0 if sure else UNSURE_QUANTITY
+    return Entity("quantity", str(value), run[0].start, run[-1].end, confidence)
 
 
 def whole_number(run: list[NumberSpan]) -> int:
     """A run read as one number: its groups joined as a cardinal where they fit («100 42»
     ➜ 142, «2000 500» ➜ 2500), else its digits one after another («один два» ➜ 12). A
-    number of two digits or more written again («66 66», «17 17 17») counts once, and so
-    does a round ten before a number of that ten («40-48» ➜ 48): Whisper's echoes."""
+    number of two digits or more written again («66 66», «17 17 17») or once in digits and
+    once in words («6 шесть») counts once, and so does a round ten before a number of that
+    ten («40-48» ➜ 48): Whisper's echoes."""
     run = _without_echoes(run)
     total = int(run[0].value)
     for span in run[1:]:
@@ -226,8 +236,12 @@ def whole_number(run: list[NumberSpan]) -> int:
 def _without_echoes(run: list[NumberSpan]) -> list[NumberSpan]:
     kept: list[NumberSpan] = []
     for span in run:
-        if kept and len(span.value) >= 2 and span.value == kept[-1].value:
-            continue  # «66 66»
+        if (
+            kept
+            and span.value == kept[-1].value
+            and (len(span.value) >= 2 or {span.kind, kept[-1].kind} == {"digits", "words"})
+        ):
+            continue  # «66 66», «6 шесть»
         if kept and _tens_echo(kept[-1].value, span.value):
             kept[-1] = span  # «40-48»
             continue

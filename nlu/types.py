@@ -51,13 +51,18 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class Parse:
-    """What the bot understood from one caller turn."""
+    """What the bot understood from one caller turn.
+
+    ``heard_confidence``: how sure the recognizer was of ``text`` (0–1, as the engine reports
+    it), set by whoever recognized the speech; ``None`` for typed text and keys.
+    """
 
     text: str
     intent: str
     confidence: float
     entities: tuple[Entity, ...] = field(default_factory=tuple)
     ranking: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    heard_confidence: float | None = None
 
     def first(self, entity: str) -> Entity | None:
         """The first entity of this type, or ``None``."""
@@ -67,12 +72,15 @@ class Parse:
         return [e.value for e in self.entities if e.entity == entity]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "intent": self.intent,
             "confidence": round(self.confidence, 4),
             "entities": [e.to_json() for e in self.entities],
         }
+        if self.heard_confidence is not None:
+            data["heard_confidence"] = round(self.heard_confidence, 3)
+        return data
 
 
 FALLBACK_INTENT = "nlu_fallback"

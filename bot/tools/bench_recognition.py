@@ -126,6 +126,8 @@ async def single_shot(
         transcript = await recognizer.transcribe(audio, Hints(item.kind))
         others: tuple[str, ...] = getattr(transcript, "alternatives", ()) if alternatives else ()
         parse = services.nlu.parse(transcript.text.strip(), item.kind, others)
+        if transcript.confidence is not None:  # as the call session passes it to the dialog
+            parse = dataclasses.replace(parse, heard_confidence=transcript.confidence)
         score = score_article if item.kind == "article" else score_quantity
         rows.append(
             {

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dialogs.config import DialogSettings
 from nlu.types import Parse
 
 # How one article phrase was read (best first):
@@ -54,10 +55,17 @@ def score_article(parse: Parse, article: str) -> dict[str, Any]:
 
 
 def score_quantity(parse: Parse, quantity: str) -> dict[str, Any]:
+    """``reading``: exact, wrong or none; ``keys``: the dialog would ask for this quantity by
+    keys rather than with a yes/no question (heard unsurely, see ``dialogs.ordering``)."""
     entity = parse.first("quantity")
     got = entity.value if entity is not None else ""
     reading = "exact" if got == quantity else "wrong" if got else "none"
-    return {"reading": reading, "got": got}
+    heard = parse.heard_confidence
+    keys = entity is not None and (
+        entity.confidence < 1.0
+        or (heard is not None and heard < DialogSettings().min_quantity_confidence)
+    )
+    return {"reading": reading, "got": got, "keys": keys}
 
 
 def cause(row: dict[str, Any]) -> str:
@@ -75,7 +83,11 @@ def cause(row: dict[str, Any]) -> str:
 
 
 def _share(rows: Sequence[dict[str, Any]], readings: Sequence[str]) -> float:
-    return round(sum(r["reading"] in readings for r in rows) / len(rows), 3) if rows else 0.0
+    return _fraction(rows, lambda r: r["reading"] in readings)
+
+
+def _fraction(rows: Sequence[dict[str, Any]], test: Callable[[dict[str, Any]], bool]) -> float:
+    return round(sum(test(r) for r in rows) / len(rows), 3) if rows else 0.0
 
 
 def _article_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -106,6 +118,11 @@ def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "phrases": len(quantities),
             "exact": _share(quantities, ["exact"]),
             "wrong": _share(quantities, ["wrong"]),
+            # read wrong and surely: put to a yes/no question, not asked for by keys
+            "wrong_sure": _fraction(
+                quantities, lambda r: r["reading"] == "wrong" and not r.get("keys")
+            ),
+            "asked_by_keys": _fraction(quantities, lambda r: bool(r.get("keys"))),
         },
         "misses_by_cause": dict(Counter(m["cause"] for m in misses).most_common()),
         "misses": misses,

@@ -97,7 +97,7 @@ class RecognitionCaller:
             return self._say_quantity()
         if key in QUANTITY_PROMPTS:
             return self._say_quantity()
-        if key == "utter_ask_quantity_keypad":
+        if key in ("utter_ask_quantity_keypad", "utter_confirm_quantity_keypad"):
             return Turn("dtmf", f"{self.intent.quantity}#")
         if key in QUESTIONS:
             return self._yes_no(self._agrees(key, text))

@@ -26,6 +26,7 @@ SLOTS: dict[str, frozenset[str]] = {
     "utter_ask_quantity": frozenset({"product"}),
     "utter_confirm_quantity": frozenset({"quantity"}),
     "utter_confirm_product_quantity": frozenset({"product", "quantity"}),
+    "utter_confirm_quantity_keypad": frozenset({"quantity"}),
     "utter_read_back": frozenset({"items"}),
     "utter_read_back_item": frozenset({"product", "quantity"}),
     "utter_pick_item": frozenset({"items"}),

@@ -166,6 +166,18 @@ async def test_a_whole_order_by_voice(make_call: Factory) -> None:
     assert "две штуки" in " ".join(call.synthesizer.said), "numbers are spoken as words"
 
 
+async def test_a_quantity_heard_unsurely_is_asked_for_by_keys(make_call: Factory) -> None:
+    call = make_call()
+    for text in ORDER[:2]:
+        await call.say(text)
+    call.recognizer.confidence = 0.3  # the recognizer's own confidence reaches the dialog
+    await call.say(ORDER[2])
+    log = await call.end()  # no keys come: silences, then an operator
+    said = log.said()
+    assert "utter_confirm_quantity_keypad" in said and "utter_confirm_quantity" not in said
+    assert all(not o.items for o in call.orders.saved)
+
+
 async def test_barge_in_stops_the_menu_and_takes_the_turn(make_call: Factory) -> None:
     call = make_call()
     await call.watch.until(lambda: call.watch.state == "speaking")
@@ -318,6 +330,8 @@ async def test_a_yes_is_answered_in_the_pause_without_the_full_window(make_call:
     turn = call.speech_turns()[3]
     assert turn.text == "да" and turn.early, "answered during the pause"
     assert turn.eop_wait_s < 0.5, "before the yes/no window of 500 ms had passed"
+    # recognised from 300 ms of silence on (the lead), answered at the 450 ms early pause
+    assert turn.eop_wait_s >= 0.45 - 0.04, "not before the early pause itself"
     assert call.session.early.used >= 1
     assert call.recognizer.heard.count("да") == 1, "the speculative result was the only one"
 

@@ -9,6 +9,7 @@ A script (``tests/dialogs/scripts/*.yml``)::
     dadata: auto                    # optional: clean names with the local dadata fake
     turns:
       - start:                      # or  say: text | dtmf: "12#" | silence: | hangup:
+                                    # (say: with heard: 0.4, as speech heard that surely)
         expect:                     # the bot's events for this turn, in order
           - {type: set_caller_name, name: "Иван 2(3)"}
           - {type: say, text: "Здравствуйте, Иван!"}
@@ -119,7 +120,7 @@ async def _play(conversation: TextConversation, turn: dict[str, Any]) -> list[di
     if "start" in turn:
         return await conversation.start()
     if "say" in turn:
-        return await conversation.say(str(turn["say"]))
+        return await conversation.say(str(turn["say"]), turn.get("heard"))
     if "dtmf" in turn:
         return await conversation.keys(str(turn["dtmf"]))
     if "silence" in turn:

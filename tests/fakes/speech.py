@@ -107,6 +107,7 @@ class ScriptedRecognizer(Recognizer):
         self.fail = fail
         self.heard: list[str] = []
         self.hints: list[str | None] = []
+        self.confidence = 1.0  # what it reports for every phrase
 
     def _transcribe_sync(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
         if self.delay_s:
@@ -117,7 +118,7 @@ class ScriptedRecognizer(Recognizer):
         text = " ".join(w for w in words if w and w != NOISE)
         self.heard.append(text)
         self.hints.append(hints.expect if hints else None)
-        return text, 1.0
+        return text, self.confidence
 
 
 class ToneSynthesizer(Synthesizer):

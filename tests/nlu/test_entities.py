@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from nlu.articles import ArticleMatcher, edit_distance, single_edit
-from nlu.entities import EntityExtractor
+from nlu.entities import UNSURE_QUANTITY, EntityExtractor
 from nlu.names import clean_name, find_name
 from nlu.types import Entity
 from nlu.yes_no import find_yes_no
@@ -124,6 +124,30 @@ def test_merged_groups_are_resolved_against_the_catalog() -> None:
 def test_quantity_prompt_reads_the_whole_number(text: str, quantity: str) -> None:
     assert found(text, "quantity", "quantity") == [quantity]
     assert found(text, "article", "quantity") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity", "sure"),
+    [
+        ("7", "7", True),
+        ("семь штук", "7", True),
+        ("двадцать пять", "25", True),  # one number in words
+        ("6 шесть.", "6", False),  # Whisper's echo in digits and words: read once
+        ("шесть 6", "6", False),
+        ("50, 8.", "58", False),  # regrouped
+        ("50,8.", "8", False),  # the last of two numbers apart: never surely
+        ("2 2", "22", False),  # joined digits
+        ("66 66", "66", False),  # an echo dropped
+        ("один два", "12", False),
+    ],
+)
+def test_a_quantity_read_from_several_numbers_is_unsure(
+    text: str, quantity: str, sure: bool
+) -> None:
+    entity = next(e for e in EXTRACTOR.extract(text, "quantity") if e.entity == "quantity")
+    assert entity.value == quantity
+    assert (entity.confidence == 1.0) is sure
+    assert sure or entity.confidence == UNSURE_QUANTITY
 
 
 def test_quantity_prompt_takes_an_article_only_after_the_keyword() -> None:
