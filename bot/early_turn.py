@@ -9,6 +9,11 @@ ended at once and answered. If the caller speaks on, the result is dropped and t
 on; if the phrase then ends at the same point, the speculative transcript is reused (the
 audio is the same), so speculation never costs a second recognition of one phrase.
 
+The recognition starts ``voice.vad.speculate_lead_ms`` (150 ms) before the early pause is
+reached (a ``PhrasePaused(commit=False)``), so that its result is ready when the pause is; the
+answer still waits for the early pause itself (``commit=True``), so the lead hides the
+recognizer's time without cutting a caller off any sooner.
+
 An unsure recognition (confidence under ``voice.early_min_confidence``) is never answered
 early: a misheard «двадцать» («2 цель») must wait for the rest of the phrase.
 
@@ -52,6 +57,7 @@ class EarlyTurn:
         self.started = 0  # speculative recognitions run (for the benchmark)
         self.skipped_busy = 0
         self.used = 0  # phrases answered early
+        self.committed: int | None = None  # last_voice_ms of the pause that reached its window
 
     @property
     def running(self) -> asyncio.Task[tuple[Transcript, bool]] | None:
@@ -62,7 +68,12 @@ class EarlyTurn:
     def start(self, paused: Paused, expect: Expect) -> None:
         if not self.services.voice.speculate:
             return
+        pause = paused.pause
+        if pause.commit:
+            self.committed = pause.last_voice_ms
         spec = self.current
+        if spec is not None and spec.paused.pause.last_voice_ms == pause.last_voice_ms:
+            return  # this pause is being (or was) recognised since its lead
         if spec is not None and not spec.task.done():
             return  # one at a time; the running one may still be reused
         if pool_busy():
@@ -85,6 +96,8 @@ class EarlyTurn:
         spec = self.current
         if spec is None or not spec.task.done() or spec.task.cancelled():
             return None
+        if spec.paused.pause.last_voice_ms != self.committed:
+            return None  # ready, but the early pause is not reached yet
         if spec.task.exception() is not None:
             return None  # the real recognition of the phrase will tell
         transcript, complete = spec.task.result()

@@ -101,12 +101,15 @@ class TurnInput:
 
     # -- the session's controls --------------------------------------------------------------
 
-    def start_turn(self, end_silence_ms: int, early_silence_ms: int = 0) -> None:
+    def start_turn(
+        self, end_silence_ms: int, early_silence_ms: int = 0, speculate_ms: int = 0
+    ) -> None:
         """The prompt has played out: the caller's turn begins (no-input timer restarts)."""
         self.detector.start_turn(
             end_silence_ms=end_silence_ms,
             no_input_ms=self.voice.vad.no_input_ms,
             early_silence_ms=early_silence_ms,
+            speculate_ms=speculate_ms,
         )
         self.listening = True
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from dialogs.expect import EXPECTS
 
+MIN_SPECULATE_MS = 100  # no speculative recognition before this much silence
+
 
 @dataclass(slots=True)
 class AsrSettings:
@@ -56,6 +58,11 @@ class VadSettings:
         # and an early end there cut them off more often than the fixed window (bench wire)
         default_factory=lambda: {"yes_no": 450, "menu": 250, "quantity": 300, "article": 300}
     )
+    # the speculative recognition starts this much before the early pause (not before 100 ms
+    # of silence), so its result is ready when the pause is reached; the answer still waits
+    # for the whole early pause, so it cuts off no more than without the lead (0: start at
+    # the early pause, as before)
+    speculate_lead_ms: int = 150
 
     def __post_init__(self) -> None:
         for name in ("end_silence_ms", "early_silence_ms"):
@@ -69,6 +76,8 @@ class VadSettings:
         for key, value in self.end_silence_ms.items():
             if not 100 <= value <= 5000:
                 raise ValueError(f"voice.vad.end_silence_ms.{key} must be 100..5000 ms")
+        if not 0 <= self.speculate_lead_ms <= 1000:
+            raise ValueError("voice.vad.speculate_lead_ms must be 0..1000 ms")
         for key, value in self.early_silence_ms.items():
             end = self.end_silence_ms.get(key, self.default_end_silence_ms)
             if value and not 100 <= value < end:
@@ -76,6 +85,15 @@ class VadSettings:
                     f"voice.vad.early_silence_ms.{key} must be 0 or 100 ms up to less than "
                     f"its end_silence_ms ({end})"
                 )
+
+    def speculate_at(self, expect: str) -> int:
+        """Silence in ms after which the phrase so far is recognised speculatively (0: at the
+        early pause itself, or never when there is none)."""
+        early = self.early_silence_ms.get(expect, 0)
+        if not early or not self.speculate_lead_ms:
+            return 0
+        at = max(MIN_SPECULATE_MS, early - self.speculate_lead_ms)
+        return at if at < early else 0
 
     def silences(self, expect: str) -> tuple[int, int]:
         """(end of phrase, early pause) in ms for what the dialog expects."""

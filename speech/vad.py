@@ -108,12 +108,17 @@ class PhraseEnded:
 @dataclass(frozen=True)
 class PhrasePaused:
     """``early_silence_ms`` of silence inside a phrase: the phrase so far, as ``PhraseEnded``
-    would carry it if it ended now (the pause may still turn out to be inside the phrase)."""
+    would carry it if it ended now (the pause may still turn out to be inside the phrase).
+
+    With ``speculate_ms`` set the detector sends one ``commit=False`` pause after that much
+    silence (recognise now, so the result is ready) and the ``commit=True`` one after
+    ``early_silence_ms`` (answer now if the result is complete)."""
 
     audio: Audio
     speech_start_ms: int
     last_voice_ms: int
     at_ms: int
+    commit: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class EndOfPhraseDetector:
         self.end_silence_ms = end_silence_ms
         self.no_input_ms = no_input_ms
         self.early_silence_ms: int | None = None  # PhrasePaused after this much silence
+        self.speculate_ms: int | None = None  # a PhrasePaused(commit=False) before it
         self.preroll_ms = preroll_ms
         self.postroll_ms = postroll_ms
         self.max_phrase_ms = max_phrase_ms
@@ -181,15 +187,19 @@ class EndOfPhraseDetector:
         end_silence_ms: int | None = None,
         no_input_ms: int | None = None,
         early_silence_ms: int | None = None,
+        speculate_ms: int | None = None,
     ) -> None:
         """Begin listening for a new answer: restart the no-input timer, maybe change timings
-        (``early_silence_ms``: 0 turns the pause events off, ``None`` keeps the setting)."""
+        (``early_silence_ms``: 0 turns the pause events off, ``None`` keeps the setting;
+        ``speculate_ms``: 0 or not under ``early_silence_ms`` sends no early pause before it)."""
         if end_silence_ms is not None:
             self.end_silence_ms = end_silence_ms
         if no_input_ms is not None:
             self.no_input_ms = no_input_ms
         if early_silence_ms is not None:
             self.early_silence_ms = early_silence_ms or None
+        if speculate_ms is not None:
+            self.speculate_ms = speculate_ms or None
         self._turn_start_ms = self.now_ms
         self._no_input_sent = False
 
@@ -249,6 +259,7 @@ class EndOfPhraseDetector:
         self._speech_start_ms: float | None = None
         self._last_voice_ms = 0.0
         self._pause_sent = False
+        self._speculation_sent = False
 
     def _on_chunk(self, prob: float) -> list[VadEvent]:
         start = self._chunks * self._chunk_ms
@@ -279,9 +290,19 @@ class EndOfPhraseDetector:
         else:
             if still_voice:
                 self._last_voice_ms = end
-                self._pause_sent = False
+                self._pause_sent = self._speculation_sent = False
             silence = end - self._last_voice_ms
             early = self.early_silence_ms
+            lead = self.speculate_ms
+            if (
+                early
+                and lead
+                and lead < early
+                and not self._speculation_sent
+                and lead <= silence < early
+            ):
+                self._speculation_sent = True
+                events.append(self._paused(end, commit=False))
             if early and not self._pause_sent and early <= silence < self.end_silence_ms:
                 self._pause_sent = True
                 events.append(self._paused(end))
@@ -292,11 +313,11 @@ class EndOfPhraseDetector:
         self._trim_history(end)
         return events
 
-    def _paused(self, at_ms: float) -> PhrasePaused:
+    def _paused(self, at_ms: float, *, commit: bool = True) -> PhrasePaused:
         assert self._speech_start_ms is not None
         start_ms, last_ms = self._speech_start_ms, self._last_voice_ms
         audio = self._history_audio(start_ms - self.preroll_ms, last_ms + self.postroll_ms)
-        return PhrasePaused(audio, round(start_ms), round(last_ms), round(at_ms))
+        return PhrasePaused(audio, round(start_ms), round(last_ms), round(at_ms), commit)
 
     def _end_phrase(self, end_ms: float, *, forced: bool) -> PhraseEnded:
         assert self._speech_start_ms is not None

@@ -29,3 +29,15 @@ def test_check_expect() -> None:
     assert check_expect("article") == "article"
     with pytest.raises(ValueError, match="known: menu"):
         check_expect("price")
+
+
+def test_the_speculation_lead_starts_recognition_before_the_early_pause() -> None:
+    vad = VadSettings()  # yes/no 450, article 300, lead 150
+    assert vad.speculate_at("yes_no") == 300
+    assert vad.speculate_at("article") == 150
+    assert VadSettings(early_silence_ms={"menu": 150}).speculate_at("menu") == 100  # the floor
+    assert VadSettings(early_silence_ms={"menu": 100}).speculate_at("menu") == 0  # no room
+    assert VadSettings(speculate_lead_ms=0).speculate_at("article") == 0
+    assert VadSettings(early_silence_ms={}).speculate_at("article") == 0
+    with pytest.raises(ValueError, match="speculate_lead_ms"):
+        VadSettings(speculate_lead_ms=-5)

@@ -137,6 +137,31 @@ def test_frames_must_keep_one_rate(vad: SileroVad) -> None:
     assert detector.now_ms == pytest.approx(20.0)
 
 
+def test_a_speculation_lead_announces_the_pause_before_its_window(
+    vad: SileroVad, say: Callable[..., Audio]
+) -> None:
+    """``speculate_ms``: a ``commit=False`` pause after that much silence, then the
+    ``commit=True`` one at the early window, both for the same phrase so far."""
+    first, second = say("двенадцать", 8000), say("сорок пять", 8000)
+    signal = quiet_noise(0.3, 8000) + first + quiet_noise(0.05, 8000, seed=3) + second
+    signal = signal + quiet_noise(1.5, 8000, seed=4)
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, end_silence_ms=700)
+    detector.start_turn(early_silence_ms=300, speculate_ms=150)
+    pauses = [e for e in run(detector, signal) if isinstance(e, PhrasePaused)]
+    assert [p.commit for p in pauses] == [False, True, False, True], pauses
+    for lead, commit in (pauses[0:2], pauses[2:4]):
+        assert lead.last_voice_ms == commit.last_voice_ms
+        assert 150 <= lead.at_ms - lead.last_voice_ms < 150 + 33
+        assert 300 <= commit.at_ms - commit.last_voice_ms < 300 + 33
+
+    vad.reset()
+    detector = EndOfPhraseDetector(vad, end_silence_ms=700)
+    detector.start_turn(early_silence_ms=300, speculate_ms=0)  # no lead: as before
+    pauses = [e for e in run(detector, signal) if isinstance(e, PhrasePaused)]
+    assert [p.commit for p in pauses] == [True, True]
+
+
 def test_a_pause_inside_a_phrase_is_announced_once_and_the_phrase_can_be_cut(
     vad: SileroVad, say: Callable[..., Audio]
 ) -> None:
