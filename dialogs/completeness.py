@@ -12,10 +12,12 @@ Complete, by expectation:
 - ``article``: an exact catalog article of at least three digits that no longer article
   continues («12» is not complete while 1245 exists, nor as a two-digit article: a caller who
   dictates in groups pauses after «двенадцать»), not a suggestion;
-- ``quantity``: a number that cannot go on, with or without its unit: not a round ten,
-  hundred or thousand («двадцать…» may become «двадцать пять»; not even «двадцать штук»:
-  Whisper, prompted with «Сколько штук?», writes the unit it expects after «двадцать» alone),
-  no fraction;
+- ``quantity``: a number that cannot go on, followed by its unit (or another word): not
+  a bare number («две…» may become «две штуки», «две тысячи»: the bench's false cut-offs
+  were bare numbers), not a round ten, hundred or thousand («двадцать…» may become
+  «двадцать пять»; not even «двадцать штук»: Whisper, prompted with «Сколько штук?», writes
+  the unit it expects after «двадцать» alone), not a quantity read from several numbers
+  written (the NLU's ``UNSURE_QUANTITY``), no fraction;
 - ``menu``: an order / status / operator choice, or a menu key said as a number (0, 1, 2).
 When in doubt it is not complete: waiting costs a few hundred milliseconds, a cut-off costs a
 repeated question.
@@ -23,6 +25,7 @@ repeated question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from dialogs.expect import Expect
@@ -31,6 +34,7 @@ from nlu.types import Parse
 ALWAYS = frozenset({"ask_operator", "goodbye"})
 MENU = frozenset({"make_order", "order_status", "ask_operator"})
 MENU_NUMBERS = frozenset({"0", "1", "2"})
+WORD = re.compile(r"[^\W\d_]")  # a letter: a word after the number
 MIN_EARLY_ARTICLE = 3  # digits: «12 … 45» must not end at a short catalog article «12»
 
 
@@ -67,8 +71,10 @@ def _article(parse: Parse, article_goes_on: Callable[[str], bool]) -> bool:
 
 def _quantity(parse: Parse) -> bool:
     quantity = parse.first("quantity") or parse.first("number")
-    if quantity is None or not quantity.value.isdigit():
+    if quantity is None or not quantity.value.isdigit() or quantity.confidence < 1.0:
         return False
+    if not WORD.search(parse.text[quantity.end :]):
+        return False  # a bare number may go on: «две … штуки», «две … тысячи»
     value = int(quantity.value)
     return value % 10 != 0 or value == 0  # a round number may go on, unit or not
 

@@ -21,7 +21,10 @@ from nlu.engine import NluEngine
         ("двенадцать", "article", False),  # not a catalog article
         ("сто двадцать три", "article", True),
         ("две штуки", "quantity", True),
-        ("пять", "quantity", True),
+        ("пять", "quantity", False),  # a bare number may go on: «пять … штук», «две … тысячи»
+        ("5 штук", "quantity", True),
+        ("двадцать пять", "quantity", False),
+        ("2 2 штуки", "quantity", False),  # read from several numbers: unsure
         ("двадцать", "quantity", False),  # may become «двадцать пять»
         ("сто", "quantity", False),
         ("десять штук", "quantity", False),  # round: Whisper writes «штук» after «двадцать» alone
