@@ -229,3 +229,28 @@ def test_the_report_scores_readings_causes_and_calls(tmp_path: Path, capsys: Any
     assert (tmp_path / "recognition.png").stat().st_size > 10_000
     args = build_parser().parse_args(["bench", "recognition", "--per-style", "2", "--calls", "3"])
     assert (args.per_style, args.calls, args.sets) == (2, 3, "human,festival")
+
+
+def test_a_quantity_heard_unsurely_is_scored_as_asked_by_keys() -> None:
+    from bot.tools.bench_recognition_report import score_quantity, summary
+    from nlu.types import Entity, Parse
+
+    def parse(value: str, heard: float | None, confidence: float = 1.0) -> Parse:
+        entity = Entity("quantity", value, 0, len(value), confidence)
+        return Parse(value, "inform", 0.9, (entity,), heard_confidence=heard)
+
+    assert score_quantity(parse("11", 0.9), "11") == {
+        "reading": "exact",
+        "got": "11",
+        "keys": False,
+    }
+    assert score_quantity(parse("1", 0.35), "11")["keys"]  # under min_quantity_confidence
+    assert score_quantity(parse("22", 0.9, confidence=0.5), "2")["keys"]  # several numbers
+    assert not score_quantity(parse("3", None), "7")["keys"]  # typed: never unsure
+    rows = [
+        {"kind": "quantity", "style": "quantity", "heard": v, **score_quantity(parse(v, h), "7")}
+        for v, h in (("7", 0.9), ("3", 0.9), ("1", 0.3), ("7", 0.2))
+    ]
+    quantities = summary(rows)["quantities"]
+    assert quantities["wrong"] == 0.5 and quantities["wrong_sure"] == 0.25
+    assert quantities["asked_by_keys"] == 0.5
