@@ -17,7 +17,11 @@ Complete, by expectation:
   were bare numbers), not a round ten, hundred or thousand («двадцать…» may become
   «двадцать пять»; not even «двадцать штук»: Whisper, prompted with «Сколько штук?», writes
   the unit it expects after «двадцать» alone), not a quantity read from several numbers
-  written (the NLU's ``UNSURE_QUANTITY``), no fraction;
+  written (the NLU's ``UNSURE_QUANTITY``), no fraction; and, when the session tells how long
+  the caller spoke (``speech_s``), not a number with its unit said in less than
+  ``MIN_UNIT_SPEECH_S``: Whisper, prompted «Сколько штук? 3 штуки.», wrote «2 штуки.» for a
+  0.58 s «двадцать» alone (bench wire: «двадцать … пять штук» cut and read as 2), while «две
+  штуки», «пять штук» took 0.83–1.06 s;
 - ``menu``: an order / status / operator choice, or a menu key said as a number (0, 1, 2).
 When in doubt it is not complete: waiting costs a few hundred milliseconds, a cut-off costs a
 repeated question.
@@ -35,11 +39,15 @@ ALWAYS = frozenset({"ask_operator", "goodbye"})
 MENU = frozenset({"make_order", "order_status", "ask_operator"})
 MENU_NUMBERS = frozenset({"0", "1", "2"})
 WORD = re.compile(r"[^\W\d_]")  # a letter: a word after the number
+MIN_UNIT_SPEECH_S = 0.65  # a number and its unit take longer to say
 MIN_EARLY_ARTICLE = 3  # digits: «12 … 45» must not end at a short catalog article «12»
 
 
 def is_complete(
-    parse: Parse, expect: Expect, article_goes_on: Callable[[str], bool] = lambda _: False
+    parse: Parse,
+    expect: Expect,
+    article_goes_on: Callable[[str], bool] = lambda _: False,
+    speech_s: float | None = None,
 ) -> bool:
     if not parse.text.strip():
         return False
@@ -52,7 +60,7 @@ def is_complete(
     if expect == "article":
         return _article(parse, article_goes_on)
     if expect == "quantity":
-        return _quantity(parse)
+        return _quantity(parse) and (speech_s is None or speech_s >= MIN_UNIT_SPEECH_S)
     return _menu(parse)
 
 

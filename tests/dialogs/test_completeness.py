@@ -55,3 +55,11 @@ def test_an_article_a_longer_catalog_article_continues_is_not_complete(engine: N
         from tests.conftest import DEMO_ARTICLES
 
         engine.set_articles(DEMO_ARTICLES)
+
+
+def test_a_number_with_its_unit_said_too_quickly_is_not_complete(engine: NluEngine) -> None:
+    """Whisper wrote «2 штуки.» for «двадцать» alone (0.58 s): too short for both words."""
+    parse = engine.parse("2 штуки.", "quantity")
+    assert is_complete(parse, "quantity", engine.article_goes_on)  # no duration: the words
+    assert not is_complete(parse, "quantity", engine.article_goes_on, speech_s=0.58)
+    assert is_complete(parse, "quantity", engine.article_goes_on, speech_s=0.9)
