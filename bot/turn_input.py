@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from bot.events import BargedIn, EventBus
@@ -30,9 +31,32 @@ from bot.voice_settings import VoiceSettings
 from connectors.pbx.transport import AudioIn, CallTransport, DtmfIn, HangupIn, ProtocolError
 from speech.asr import Transcript
 from speech.audio import Audio
-from speech.vad import EndOfPhraseDetector, NoInput, PhraseEnded, PhrasePaused, SpeechStarted
+from speech.vad import (
+    EndOfPhraseDetector,
+    FloatArray,
+    NoInput,
+    PhraseEnded,
+    PhrasePaused,
+    SpeechStarted,
+    VoiceActivity,
+)
 
 log = logging.getLogger(__name__)
+
+
+_vad_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def vad_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's threads for the VAD model (``voice.vad.threads``), shared by the calls."""
+    pool = _vad_pools.get(threads)
+    if pool is None:
+        pool = _vad_pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="vad")
+    return pool
+
+
+def _probabilities(vad: VoiceActivity, rows: FloatArray) -> list[float]:
+    return [vad.probability(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +110,7 @@ class TurnInput:
     ) -> None:
         self.transport = transport
         self.detector = detector
+        self._vad_job: Future[list[float]] | None = None  # the VAD's work in its thread
         self.player = player
         self.voice = voice
         self.bus = bus
@@ -139,6 +164,8 @@ class TurnInput:
         if self._digit_timer is not None:
             self._digit_timer.cancel()
             self._digit_timer = None
+        if self._vad_job is not None:  # the model goes back to the pool only when idle
+            wait([self._vad_job], timeout=1.0)
 
     # -- reading the line --------------------------------------------------------------------
 
@@ -178,7 +205,17 @@ class TurnInput:
         wall = time.monotonic()
         if self.on_audio is not None:
             self.on_audio(event.audio)
-        for vad_event in self.detector.feed(event.audio):
+        rows = self.detector.take(event.audio)
+        threads = self.voice.vad.threads
+        if not len(rows):
+            probabilities: list[float] = []
+        elif threads:
+            job = vad_pool(threads).submit(_probabilities, self.detector.vad, rows)
+            self._vad_job = job
+            probabilities = await asyncio.wrap_future(job)
+        else:
+            probabilities = _probabilities(self.detector.vad, rows)
+        for vad_event in self.detector.advance(probabilities):
             if isinstance(vad_event, SpeechStarted):
                 await self._speech_started(wall - (self.detector.now_ms - vad_event.at_ms) / 1000)
             elif isinstance(vad_event, PhraseEnded):

@@ -63,6 +63,9 @@ class VadSettings:
     # for the whole early pause, so it cuts off no more than without the lead (0: start at
     # the early pause, as before)
     speculate_lead_ms: int = 150
+    # the VAD model runs in this many threads shared by every call, off the event loop (its
+    # C code releases the GIL); 0: on the event loop, as before
+    threads: int = 2
 
     def __post_init__(self) -> None:
         for name in ("end_silence_ms", "early_silence_ms"):
@@ -76,6 +79,8 @@ class VadSettings:
         for key, value in self.end_silence_ms.items():
             if not 100 <= value <= 5000:
                 raise ValueError(f"voice.vad.end_silence_ms.{key} must be 100..5000 ms")
+        if not 0 <= self.threads <= 64:
+            raise ValueError("voice.vad.threads must be 0..64")
         if not 0 <= self.speculate_lead_ms <= 1000:
             raise ValueError("voice.vad.speculate_lead_ms must be 0..1000 ms")
         for key, value in self.early_silence_ms.items():

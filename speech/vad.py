@@ -14,6 +14,7 @@ behaves the same in tests, file simulations and live calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -216,6 +217,12 @@ class EndOfPhraseDetector:
 
     def feed(self, frame: Audio) -> list[VadEvent]:
         """Feed the next frame (any length; all frames of one stream share a rate)."""
+        return self.advance([self.vad.probability(row) for row in self.take(frame)])
+
+    def take(self, frame: Audio) -> FloatArray:
+        """The first half of :meth:`feed`: keep the frame, return the whole VAD chunks it
+        completes (rows of ``chunk_samples``) for ``vad.probability`` — which may then run in
+        another thread — and give the probabilities to :meth:`advance`, in order."""
         if self._rate is None:
             self._rate = frame.rate
             self._resampler = StreamResampler(frame.rate, self.vad.sample_rate)
@@ -226,11 +233,17 @@ class EndOfPhraseDetector:
         self._total_in += frame.num_samples
         converted = self._resampler.process(np.frombuffer(frame.pcm, dtype="<i2"))
         self._pending = np.concatenate((self._pending, (converted / 32768.0).astype(np.float32)))
-        events: list[VadEvent] = []
         n_full = self._pending.size // self._chunk
-        for row in self._pending[: n_full * self._chunk].reshape(n_full, self._chunk):
-            events.extend(self._on_chunk(self.vad.probability(row)))
+        rows = self._pending[: n_full * self._chunk].reshape(n_full, self._chunk)
         self._pending = self._pending[n_full * self._chunk :]
+        return rows
+
+    def advance(self, probabilities: Sequence[float]) -> list[VadEvent]:
+        """The second half of :meth:`feed`: the speech probabilities of the chunks
+        :meth:`take` gave, in order ➜ the events they bring."""
+        events: list[VadEvent] = []
+        for probability in probabilities:
+            events.extend(self._on_chunk(probability))
         return events
 
     def flush(self) -> list[VadEvent]:

@@ -20,7 +20,7 @@ from bot.events import TurnTiming
 from bot.session import CallSession
 from bot.tools.simulated_call import SessionWatch
 from bot.voice import VoiceServices
-from bot.voice_settings import VoiceSettings
+from bot.voice_settings import VadSettings, VoiceSettings
 from dialogs.config import DialogSettings
 from dialogs.responses import Responses
 from nlu.engine import NluEngine
@@ -164,6 +164,15 @@ async def test_a_whole_order_by_voice(make_call: Factory) -> None:
     assert [t.text for t in speech] == ORDER and all(t.gap_s is not None for t in speech)
     assert "«2 штуки»" not in " ".join(call.synthesizer.said)
     assert "две штуки" in " ".join(call.synthesizer.said), "numbers are spoken as words"
+
+
+async def test_the_vad_on_the_event_loop_takes_the_same_order(make_call: Factory) -> None:
+    call = make_call(voice=VoiceSettings(vad=VadSettings(threads=0)))  # not in its threads
+    for text in ORDER:
+        await call.say(text)
+    await call.end()
+    assert call.recognizer.heard == ORDER
+    assert [(i.article, i.quantity) for i in call.orders.saved[0].items] == [("123", 2)]
 
 
 async def test_a_quantity_heard_unsurely_is_asked_for_by_keys(make_call: Factory) -> None:

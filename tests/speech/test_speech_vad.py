@@ -137,6 +137,24 @@ def test_frames_must_keep_one_rate(vad: SileroVad) -> None:
     assert detector.now_ms == pytest.approx(20.0)
 
 
+def test_take_and_advance_are_feed_in_two_halves(vad: SileroVad, say: Callable[..., Audio]) -> None:
+    """The VAD model may run in another thread between ``take`` and ``advance``."""
+    signal = quiet_noise(0.3, 8000) + say("двенадцать", 8000) + quiet_noise(1.5, 8000, seed=4)
+    vad.reset()
+    whole = EndOfPhraseDetector(vad, end_silence_ms=700)
+    expected = run(whole, signal)
+    vad.reset()
+    halves = EndOfPhraseDetector(vad, end_silence_ms=700)
+    events = []
+    for frame in signal.frames(20):
+        rows = halves.take(frame)
+        events += halves.advance([vad.probability(row) for row in rows])
+    assert [type(e).__name__ for e in events] == [type(e).__name__ for e in expected]
+    assert [getattr(e, "last_voice_ms", None) for e in events] == [
+        getattr(e, "last_voice_ms", None) for e in expected
+    ]
+
+
 def test_a_speculation_lead_announces_the_pause_before_its_window(
     vad: SileroVad, say: Callable[..., Audio]
 ) -> None:
