@@ -144,10 +144,15 @@ async def slow_clients(run: Run, bot: ServeProcess) -> dict[str, Any]:
     for name, connections in held.items():
         cut[name] = 0
         for reader, writer in connections:
-            with contextlib.suppress(TimeoutError, ConnectionError):
+            reset = False  # the server closed with the client's bytes unread: an RST, a cut too
+            try:
                 async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
                     await reader.read()
-            cut[name] += int(reader.at_eof() or writer.is_closing())
+            except ConnectionError:
+                reset = True
+            except TimeoutError:
+                pass
+            cut[name] += int(reset or reader.at_eof() or writer.is_closing())
             writer.close()
     return {
         "connections": {name: len(c) for name, c in held.items()},
