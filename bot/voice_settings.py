@@ -64,8 +64,10 @@ class VadSettings:
     # the early pause, as before)
     speculate_lead_ms: int = 150
     # the VAD model runs in this many threads shared by every call, off the event loop (its
-    # C code releases the GIL); 0: on the event loop, as before
-    threads: int = 2
+    # C code releases the GIL); 0: on the event loop. bench wire measured 2 (20 calls: audio
+    # gaps 1,364 ➜ 532); the default stays 0 until two whole-suite e2e failures seen with 2
+    # (a call that did not end, a slow client not counted as cut) are understood
+    threads: int = 0
 
     def __post_init__(self) -> None:
         for name in ("end_silence_ms", "early_silence_ms"):

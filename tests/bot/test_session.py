@@ -166,8 +166,8 @@ async def test_a_whole_order_by_voice(make_call: Factory) -> None:
     assert "две штуки" in " ".join(call.synthesizer.said), "numbers are spoken as words"
 
 
-async def test_the_vad_on_the_event_loop_takes_the_same_order(make_call: Factory) -> None:
-    call = make_call(voice=VoiceSettings(vad=VadSettings(threads=0)))  # not in its threads
+async def test_the_vad_in_its_threads_takes_the_same_order(make_call: Factory) -> None:
+    call = make_call(voice=VoiceSettings(vad=VadSettings(threads=2)))  # off the event loop
     for text in ORDER:
         await call.say(text)
     await call.end()
