@@ -50,6 +50,20 @@ def free_port(kind: int = socket.SOCK_DGRAM, both: bool = True) -> int:
     raise OSError("no free port")
 
 
+def free_sip_port() -> int:
+    """A SIP port for baresip: free for UDP and TCP, and ``port + 1`` free for TCP, where
+    baresip binds its SIP/TLS transport (a CI run once failed on exactly that bind)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+            try:
+                tls.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port pair")
+
+
 def netstring(obj: dict[str, Any]) -> bytes:
     data = json.dumps(obj).encode()
     return str(len(data)).encode() + b":" + data + b","
@@ -70,9 +84,7 @@ class Baresip:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.mic = mic
-        self.sip_port = free_port()
-        self.ctrl_port = free_port(socket.SOCK_STREAM, both=False)
-        self.rtp_low = free_port(both=False) & ~1
+        self._pick_ports()
         options = f";audio_codecs={codec}" + (";answermode=auto" if answer else "")
         self.account = account + options
         self.events: list[dict[str, Any]] = []
@@ -80,6 +92,11 @@ class Baresip:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._event = asyncio.Event()
+
+    def _pick_ports(self) -> None:
+        self.sip_port = free_sip_port()
+        self.ctrl_port = free_port(socket.SOCK_STREAM, both=False)
+        self.rtp_low = free_port(both=False) & ~1
 
     @property
     def uri(self) -> str:
@@ -108,6 +125,19 @@ class Baresip:
         )
 
     async def start(self) -> None:
+        """Start baresip; when a port it wanted was taken meanwhile by another process (the
+        ports are picked free, then bound by baresip a moment later), pick new ones and
+        start again, at most three times."""
+        for attempt in range(3):
+            try:
+                await self._start_once()
+                return
+            except AssertionError:
+                if attempt == 2 or "Address already in use" not in self.log():
+                    raise
+                self._pick_ports()
+
+    async def _start_once(self) -> None:
         binary = need("baresip", "baresip-core")
         (self.folder / "config").write_text(self._config())
         (self.folder / "accounts").write_text(self.account + "\n")
