@@ -90,7 +90,7 @@ class OrderTaking(DialogCore):
         self.product, self.suggested, self.pending_quantity = product, None, None
         self.rejected = set()
         self.state = "quantity"
-        if quantity is not None and not (not named and self._heard_unsurely(quantity)):
+        if quantity is not None and (named or not self._heard_unsurely(quantity)):
             return self._quantity(quantity, name_product=not named)
         if named:
             return self._prompt([self._say("utter_ask_quantity_only")], "quantity")
@@ -188,8 +188,7 @@ class OrderTaking(DialogCore):
         said = [e for e in heard.entities if e.entity == "quantity" and e.value == str(quantity)]
         if not said:
             return False  # not from this turn: kept from an earlier one, judged then
-        confidence = heard.heard_confidence or 0.0
-        return confidence < self.settings.min_quantity_confidence or said[0].confidence < 1.0
+        return heard_unsurely(heard, said[0], self.settings.min_quantity_confidence)
 
     async def _confirm_said(self, parse: Parse) -> list[Action]:
         answer = yes_no(parse)
@@ -239,6 +238,15 @@ class OrderTaking(DialogCore):
 
     def _more(self, yes: bool) -> list[Action]:
         return self._ask_article() if yes else self._finish_order()
+
+
+def heard_unsurely(parse: Parse, quantity: Entity, min_confidence: float) -> bool:
+    """A quantity of a recognized phrase the dialog asks for by keys, not by «да»: heard
+    under ``min_confidence`` or read from several numbers written; typed text never."""
+    heard = parse.heard_confidence
+    if heard is None:
+        return False
+    return heard < min_confidence or quantity.confidence < 1.0
 
 
 def _no_number(parse: Parse) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs.config import DialogSettings
+from dialogs.ordering import heard_unsurely
 from nlu.types import Parse
 
 # How one article phrase was read (best first):
@@ -60,11 +61,8 @@ def score_quantity(parse: Parse, quantity: str) -> dict[str, Any]:
     entity = parse.first("quantity")
     got = entity.value if entity is not None else ""
     reading = "exact" if got == quantity else "wrong" if got else "none"
-    heard = parse.heard_confidence
-    keys = entity is not None and (
-        entity.confidence < 1.0
-        or (heard is not None and heard < DialogSettings().min_quantity_confidence)
-    )
+    minimum = DialogSettings().min_quantity_confidence
+    keys = entity is not None and heard_unsurely(parse, entity, minimum)
     return {"reading": reading, "got": got, "keys": keys}
 
 
