@@ -99,6 +99,7 @@ class Turn:
         self.by_channel = self.ours and self.metadata.get("orders_by") == "channel"
         self._slots: dict[str, Any] = {}
         self.step_changed = False  # order_step (what the rules are conditioned on) changed
+        self.misunderstood = False  # this turn was not understood well enough (counted)
 
     # -- the call -----------------------------------------------------------------------------
 
@@ -141,6 +142,11 @@ class Turn:
             self.step_changed = True
         self._slots[name] = value
         self.events.append(SlotSet(name, value))
+
+    def not_understood(self) -> int:
+        """One more misunderstanding in a row (kept past this action); the new count."""
+        self.misunderstood = True
+        return self.count("misunderstandings")
 
     def count(self, name: str) -> int:
         """Add one to a counter slot; the new value."""
@@ -244,9 +250,11 @@ def _parse_from_json(data: dict[str, Any]) -> Parse:
         for e in data.get("entities") or []
         if isinstance(e, dict) and {"entity", "value", "start", "end"} <= set(e)
     )
+    heard = data.get("heard_confidence")
     return Parse(
         str(data["text"]),
         str(data.get("intent") or ""),
         float(data.get("confidence") or 0.0),
         entities,
+        heard_confidence=float(heard) if isinstance(heard, int | float) else None,
     )

@@ -4,6 +4,7 @@ reading the order back, saving it, handing over, saying the last prompt again.""
 from __future__ import annotations
 
 from bot.rasa.action_kit import Turn
+from dialogs.ordering import heard_unsurely
 from dialogs.ports import Product
 from dialogs.russian import inline_name, phrase_name, quantity_phrase
 from nlu.types import Parse
@@ -27,11 +28,18 @@ def ask_yes_no(turn: Turn) -> None:
     turn.expect("yes_no")
 
 
-def product_found(turn: Turn, product: Product, quantity: int | None) -> None:
+def product_found(
+    turn: Turn, product: Product, quantity: int | None, parse: Parse | None = None
+) -> None:
+    """The article is taken; a quantity said with it is confirmed with the product's name,
+    unless it was heard unsurely: then it is asked for after the name, as the bot's own
+    dialog does (``dialogs.ordering``)."""
     turn.set("article", product.article)
     turn.set("product", product.name)
     turn.set("suggestion", None)
-    if quantity is not None and 1 <= quantity <= turn.shop.dialog.max_quantity:
+    turn.set("unsure_quantity", None)
+    unsure = parse is not None and quantity is not None and unsure_quantity(turn, parse, quantity)
+    if quantity is not None and 1 <= quantity <= turn.shop.dialog.max_quantity and not unsure:
         confirm_quantity(turn, product, quantity, with_product=True)
         return
     turn.set("order_step", "quantity")
@@ -51,6 +59,24 @@ def confirm_quantity(
     else:
         turn.say("utter_confirm_quantity", quantity=text)
     turn.expect("yes_no")
+
+
+def unsure_quantity(turn: Turn, parse: Parse, quantity: int) -> bool:
+    """This turn's speech gave ``quantity``, and not surely (``dialog.min_quantity_confidence``,
+    or read from several numbers): it is asked for by keys, not confirmed by «да»."""
+    said = [e for e in parse.entities if e.entity == "quantity" and e.value == str(quantity)]
+    minimum = turn.shop.dialog.min_quantity_confidence
+    return bool(said) and heard_unsurely(parse, said[0], minimum)
+
+
+def ask_quantity_by_keys(turn: Turn, product: Product, quantity: int) -> None:
+    """«Мне послышалось: 1 штука. … наберите количество …»; the same number heard again, or
+    keyed, is then confirmed as usual."""
+    turn.set("unsure_quantity", float(quantity))
+    turn.set("order_step", "quantity")
+    heard = quantity_phrase(quantity, product.unit or "штука", "nomn")
+    turn.say("utter_confirm_quantity_keypad", quantity=heard)
+    turn.expect("quantity")
 
 
 def whole_number(parse: Parse, *kinds: str) -> int | None:

@@ -30,6 +30,7 @@ from bot.rasa.action_kit import ActionShop, Turn
 from bot.rasa.action_steps import (
     article_failed,
     ask_article,
+    ask_quantity_by_keys,
     ask_yes_no,
     confirm_quantity,
     goodbye,
@@ -39,6 +40,7 @@ from bot.rasa.action_steps import (
     repeat_prompt,
     status_lines,
     transfer,
+    unsure_quantity,
     whole_number,
 )
 from dialogs.greeting import identify_caller
@@ -61,7 +63,7 @@ class ShopAction(Action):
     ) -> list[dict[str, Any]]:
         turn = Turn(self.shop, dispatcher, tracker)
         await self.act(turn)
-        if self.understood and turn.slot("misunderstandings", 0):
+        if self.understood and not turn.misunderstood and turn.slot("misunderstandings", 0):
             turn.set("misunderstandings", 0)
         if turn.step_changed or self.listens:
             # the rules are conditioned on order_step: once it changed, no rule would
@@ -118,7 +120,7 @@ class ActionCheckArticle(ShopAction):
         if article is not None and article.match != "near":
             product = await db.find_article(article.value)
             if product is not None:
-                product_found(turn, product, whole_number(parse, "quantity"))
+                product_found(turn, product, whole_number(parse, "quantity"), parse)
                 return
         if (
             article is not None
@@ -173,6 +175,15 @@ class ActionCheckQuantity(ShopAction):
             return
         quantity = whole_number(parse, "quantity", "number")
         if quantity is not None and 1 <= quantity <= turn.shop.dialog.max_quantity:
+            heard_before = turn.slot("unsure_quantity")
+            if unsure_quantity(turn, parse, quantity) and quantity != heard_before:
+                # a misunderstanding, as in the bot's own dialog: so many in a row, an operator
+                if turn.not_understood() >= turn.shop.dialog.max_misunderstandings:
+                    await transfer(turn, "not_understood")
+                    return
+                ask_quantity_by_keys(turn, product, quantity)
+                return
+            turn.set("unsure_quantity", None)
             confirm_quantity(turn, product, quantity)
             return
         turn.set("order_step", "quantity")

@@ -69,6 +69,31 @@ async def test_keypad_only_order(rasa_stack: RasaStack, engine: NluEngine) -> No
         assert texts == ["1", "1245", "3", "1", "2", "1"]
 
 
+async def test_a_quantity_heard_unsurely_is_asked_for_by_keys(
+    rasa_stack: RasaStack, engine: NluEngine
+) -> None:
+    """As the bot's own dialog: a quantity heard under ``dialog.min_quantity_confidence`` is
+    not put to a yes/no question; keyed, or heard again the same, it is confirmed; said
+    unsurely with the article, it is asked for after the product's name."""
+    keypad = "Мне послышалось: 1 штука. Чтобы не ошибиться, наберите количество на телефоне"
+    async with text_call(rasa_stack, engine) as (call, _db):
+        await call.start()
+        await call.say("хочу сделать заказ")
+        turn = await call.say("артикул 1245, две штуки", heard=0.3)
+        assert said(turn) == ["Швабра с отжимом. Сколько штук вам нужно?"], "2 was not kept"
+        turn = await call.say("1 сет.", heard=0.35)
+        assert said(turn)[0].startswith(keypad), said(turn)
+        assert call.runner.expect == "quantity"
+        assert said(await call.keys("11#")) == ["Вы хотите заказать 11 штук?"]
+        assert said(await call.say("нет", heard=0.9))[0].startswith("Назовите количество ещё раз")
+        turn = await call.say("1 сет.", heard=0.35)
+        assert said(turn)[0].startswith(keypad), said(turn)
+        turn = await call.say("1 штука", heard=0.4)
+        assert said(turn) == ["Вы хотите заказать 1 штуку?"], "the same number heard again"
+        turn = await call.say("да", heard=0.9)
+        assert of_type(call.events, "draft")[-1]["items"][0]["quantity"] == 1
+
+
 async def test_status_then_the_menu(rasa_stack: RasaStack, engine: NluEngine) -> None:
     async with text_call(rasa_stack, engine) as (call, _db):
         await call.start()
