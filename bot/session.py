@@ -176,6 +176,9 @@ class CallSession:
                 speculation = self.early.running
                 if speculation is not None:
                     waits.add(speculation)
+                retry = self.early.retrying  # a skipped speculation that may start soon
+                if retry is not None and self.input.listening:
+                    waits.add(retry)
                 done, _ = await asyncio.wait(
                     waits,
                     timeout=max(0.0, deadline - time.monotonic()),

@@ -349,6 +349,33 @@ async def test_a_yes_is_answered_in_the_pause_without_the_full_window(make_call:
     assert call.recognizer.heard.count("да") == 1, "the speculative result was the only one"
 
 
+async def test_a_speculation_skipped_for_a_busy_pool_starts_when_a_worker_is_free(
+    make_call: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every speech worker busy at the lead and at the early pause: the speculation is not
+    queued, but starts as soon as a worker is free, and the article is still answered
+    before its 900 ms window."""
+    checks = 0
+
+    def busy_twice() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks <= 2
+
+    call = make_call(tick_s=TIMED_LINE)
+    await call.say("хочу сделать заказ")
+    await call.watch.until(lambda: "utter_ask_article" in call.said())
+    monkeypatch.setattr("bot.early_turn.pool_busy", busy_twice)
+    await call.say("артикул один два три")
+    await call.watch.until(lambda: len(call.speech_turns()) >= 2)
+    turn = call.speech_turns()[1]
+    assert checks > 2, "the pool was asked again after the skips"
+    early = call.session.early
+    assert early.skipped_busy >= 1 and early.retried == 1
+    assert turn.early and turn.eop_wait_s < 0.9, "answered before the article's whole window"
+    assert call.recognizer.heard.count("артикул один два три") == 1, "one recognition"
+
+
 async def test_a_dictated_article_with_a_pause_between_groups_is_not_cut(
     make_call: Factory,
 ) -> None:
