@@ -54,9 +54,12 @@ class VadSettings:
     # a pause this long inside a phrase: recognise it speculatively and answer at once if it
     # is already a complete answer for what the dialog expects (0 or missing: never early)
     early_silence_ms: dict[str, int] = field(
-        # yes/no: just under its window; callers hedge after a yes or a no («да … наверное»)
-        # and an early end there cut them off more often than the fixed window (bench wire)
-        default_factory=lambda: {"yes_no": 450, "menu": 250, "quantity": 300, "article": 300}
+        # yes/no: acts with its 500 ms window. Callers hedge after a yes or a no («да …
+        # наверное»); silence is counted in the VAD's 32 ms chunks, so 450 acted at 480 ms
+        # against the window's 512 and cut «нет … пожалуй» after a 0.45 s pause in two of
+        # three bench runs, which the window never did. 490 acts at 512 like the window: what
+        # is left for yes/no is the speculation lead (recognised from 340 ms, ready then)
+        default_factory=lambda: {"yes_no": 490, "menu": 250, "quantity": 300, "article": 300}
     )
     # the speculative recognition starts this much before the early pause (not before 100 ms
     # of silence), so its result is ready when the pause is reached; the answer still waits

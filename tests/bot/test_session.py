@@ -335,7 +335,10 @@ TIMED_LINE = 0.01
 
 
 async def test_a_yes_is_answered_in_the_pause_without_the_full_window(make_call: Factory) -> None:
-    call = make_call(tick_s=TIMED_LINE)
+    # the default yes/no early pause acts with the window itself (voice_settings): the
+    # mechanism is shown with an early pause well before it
+    vad = VadSettings(early_silence_ms={**VadSettings().early_silence_ms, "yes_no": 450})
+    call = make_call(voice=VoiceSettings(vad=vad), tick_s=TIMED_LINE)
     await to_the_confirmation(call)
     await call.say("да")
     await call.watch.until(lambda: "utter_ask_more" in call.said())
@@ -374,6 +377,23 @@ async def test_a_speculation_skipped_for_a_busy_pool_starts_when_a_worker_is_fre
     assert early.skipped_busy >= 1 and early.retried == 1
     assert turn.early and turn.eop_wait_s < 0.9, "answered before the article's whole window"
     assert call.recognizer.heard.count("артикул один два три") == 1, "one recognition"
+
+
+async def test_a_yes_by_default_is_answered_with_the_window_recognised_ahead(
+    make_call: Factory,
+) -> None:
+    """Defaults: a yes/no answer waits for its 500 ms window (no early cut of «да …
+    наверное»), but its recognition started 340 ms into the silence, so nothing waits for
+    the recognizer when the window ends."""
+    call = make_call(tick_s=TIMED_LINE)
+    await to_the_confirmation(call)
+    await call.say("да")
+    await call.watch.until(lambda: len(call.speech_turns()) >= 4)
+    turn = call.speech_turns()[3]
+    assert turn.text == "да" and not turn.early
+    assert 0.5 <= turn.eop_wait_s < 0.6, "the whole window, no more"
+    assert turn.asr_s < 0.05, "the speculative transcript was used"
+    assert call.recognizer.heard.count("да") == 1, "one recognition of the phrase"
 
 
 async def test_a_dictated_article_with_a_pause_between_groups_is_not_cut(

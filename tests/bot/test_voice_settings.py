@@ -32,8 +32,8 @@ def test_check_expect() -> None:
 
 
 def test_the_speculation_lead_starts_recognition_before_the_early_pause() -> None:
-    vad = VadSettings()  # yes/no 450, article 300, lead 150
-    assert vad.speculate_at("yes_no") == 300
+    vad = VadSettings()  # yes/no 490, article 300, lead 150
+    assert vad.speculate_at("yes_no") == 340
     assert vad.speculate_at("article") == 150
     assert VadSettings(early_silence_ms={"menu": 150}).speculate_at("menu") == 100  # the floor
     assert VadSettings(early_silence_ms={"menu": 100}).speculate_at("menu") == 0  # no room
