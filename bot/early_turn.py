@@ -113,7 +113,10 @@ class EarlyTurn:
         while self._wanted is not None:
             await asyncio.sleep(RETRY_S)
             wanted = self._wanted
-            if wanted is None or not self.input.still_paused(wanted[0].pause):
+            # the turn is over (keys, a hang-up, the next prompt): a phrase left open by them
+            # must not be recognised, nor answered over what comes next
+            listening = self.input.listening
+            if wanted is None or not listening or not self.input.still_paused(wanted[0].pause):
                 self._wanted = None
                 return
             spec = self.current
@@ -170,10 +173,15 @@ class EarlyTurn:
             return transcript
         return None
 
-    def close(self) -> None:
+    def drop_retry(self) -> None:
+        """The caller's turn ended: a speculation waiting for a free worker is given up."""
         self._wanted = None
-        if self._retry is not None:
+        if self._retry is not None and not self._retry.done():
             self._retry.cancel()
+        self._retry = None
+
+    def close(self) -> None:
+        self.drop_retry()
         spec, self.current = self.current, None
         if spec is not None and not spec.task.done():
             spec.task.cancel()

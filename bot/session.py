@@ -206,6 +206,7 @@ class CallSession:
             if not get.done():
                 get.cancel()
             self.input.stop_listening()
+            self.early.drop_retry()
 
     def _start_listening(self) -> None:
         vad, speculate = self.voice.vad, self.voice.speculate

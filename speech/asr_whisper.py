@@ -44,7 +44,8 @@ The CTranslate2 encoder accepts shorter inputs, so the padding is cut to
 window misheard one phrase that the 30 s one also got wrong). Shorter windows are not faster
 enough to pay: 6 s 0.10 s against 0.16 s per phrase on one thread, but «десять штук» became
 «Весите штук», and at 5 s and under Whisper repeats itself («Нет. Нет. Нет. …», «555 555»).
-``window_s=None`` restores the stock behaviour. The setting is process-wide (faster-whisper has one padding function).
+``window_s=None`` restores the stock behaviour. The setting is process-wide (faster-whisper
+has one padding function).
 """
 
 from __future__ import annotations
