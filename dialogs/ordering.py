@@ -185,10 +185,7 @@ class OrderTaking(DialogCore):
         heard = self.heard
         if heard is None:
             return False
-        said = [e for e in heard.entities if e.entity == "quantity" and e.value == str(quantity)]
-        if not said:
-            return False  # not from this turn: kept from an earlier one, judged then
-        return heard_unsurely(heard, said[0], self.settings.min_quantity_confidence)
+        return quantity_heard_unsurely(heard, quantity, self.settings.min_quantity_confidence)
 
     async def _confirm_said(self, parse: Parse) -> list[Action]:
         answer = yes_no(parse)
@@ -247,6 +244,13 @@ def heard_unsurely(parse: Parse, quantity: Entity, min_confidence: float) -> boo
     if heard is None:
         return False
     return heard < min_confidence or quantity.confidence < 1.0
+
+
+def quantity_heard_unsurely(parse: Parse, quantity: int, min_confidence: float) -> bool:
+    """``parse`` (one turn's speech) gave ``quantity``, and not surely (:func:`heard_unsurely`);
+    a quantity not among its entities was kept from an earlier turn and judged then."""
+    said = [e for e in parse.entities if e.entity == "quantity" and e.value == str(quantity)]
+    return bool(said) and heard_unsurely(parse, said[0], min_confidence)
 
 
 def _no_number(parse: Parse) -> bool:

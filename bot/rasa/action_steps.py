@@ -4,7 +4,7 @@ reading the order back, saving it, handing over, saying the last prompt again.""
 from __future__ import annotations
 
 from bot.rasa.action_kit import Turn
-from dialogs.ordering import heard_unsurely
+from dialogs.ordering import quantity_heard_unsurely
 from dialogs.ports import Product
 from dialogs.russian import inline_name, phrase_name, quantity_phrase
 from nlu.types import Parse
@@ -64,9 +64,7 @@ def confirm_quantity(
 def unsure_quantity(turn: Turn, parse: Parse, quantity: int) -> bool:
     """This turn's speech gave ``quantity``, and not surely (``dialog.min_quantity_confidence``,
     or read from several numbers): it is asked for by keys, not confirmed by «да»."""
-    said = [e for e in parse.entities if e.entity == "quantity" and e.value == str(quantity)]
-    minimum = turn.shop.dialog.min_quantity_confidence
-    return bool(said) and heard_unsurely(parse, said[0], minimum)
+    return quantity_heard_unsurely(parse, quantity, turn.shop.dialog.min_quantity_confidence)
 
 
 def ask_quantity_by_keys(turn: Turn, product: Product, quantity: int) -> None:
