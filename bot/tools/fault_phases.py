@@ -140,23 +140,30 @@ async def slow_clients(run: Run, bot: ServeProcess) -> dict[str, Any]:
     health = await healthy(bot.http())
     call = await run.call("slow_clients", bot)
     cut: dict[str, int] = {}
+    not_cut: list[str] = []  # what a connection left open had received: for the next reader
     deadline = time.monotonic() + 8.0
     for name, connections in held.items():
         cut[name] = 0
         for reader, writer in connections:
             reset = False  # the server closed with the client's bytes unread: an RST, a cut too
+            got = b""
             try:
                 async with asyncio.timeout(max(0.05, deadline - time.monotonic())):
-                    await reader.read()
+                    while chunk := await reader.read(4096):
+                        got += chunk
             except ConnectionError:
                 reset = True
             except TimeoutError:
                 pass
-            cut[name] += int(reset or reader.at_eof() or writer.is_closing())
+            closed = reset or reader.at_eof() or writer.is_closing()
+            cut[name] += int(closed)
+            if not closed:
+                not_cut.append(f"{name}: {got[:80]!r}")
             writer.close()
     return {
         "connections": {name: len(c) for name, c in held.items()},
         "cut_by_the_server": cut,
+        "not_cut": not_cut,
         "healthz_during": health,
         "order_call_during": call.result == "hangup" and call.confirmed,
         "seconds": round(time.monotonic() - started, 1),
