@@ -12,6 +12,16 @@ decoded at once, one per core, instead of one phrase on two threads at a time. M
 one call 0.61 / 0.68 ➜ 0.55 / 0.62 s (the speculative and the final recognition of a phrase
 no longer wait for each other, and the event loop keeps a core).
 
+Processes: with ``processes=N`` the decoding runs in N worker processes
+(:mod:`speech.whisper_processes`), each with one replica of ``cpu_threads`` threads; the speech
+thread that took the phrase only waits for the answer. faster-whisper's Python around the
+decoder needs the interpreter lock, which in the bot's process the event loop carrying every
+call's audio also needs: at 20 calls the two took turns at it (the server used ~1.05 of 2
+cores while callers waited). Measured with 20 calls (a driver on ``bench wire``'s callers):
+recognition p95 0.62 ➜ 0.31 s, wire turn gap p95 1.89 ➜ 1.09–1.17 s (with the early end of
+turn's queued speculation), gaps in the bot's audio 1,095 ➜ ~340. The bot's configuration
+uses 2; the engine's own default is 0 (in this process).
+
 Decoding is greedy (``beam_size=1``) at temperature 0 with the fallback off: on the target
 2-core machines that keeps the real-time factor around 0.1–0.25. When ``use_prompt`` is on,
 the dialog's ``Hints`` become an ``initial_prompt`` that nudges Whisper towards the expected
@@ -63,6 +73,7 @@ from speech.asr import Hints, Recognizer, Transcript, register_recognizer
 from speech.audio import Audio
 from speech.errors import EngineUnavailable
 from speech.executor import pool_busy
+from speech.whisper_processes import WhisperProcesses, shared_processes
 
 DEFAULT_MODEL_DIR = "models/whisper-base"
 
@@ -222,9 +233,12 @@ class WhisperRecognizer(Recognizer):
         drop_hallucinations: bool = True,
         window_s: float | None = 10.0,
         busy_beam_size: int | None = 1,
+        processes: int = 0,
         executor: Executor | None = None,
     ) -> None:
         super().__init__(executor=executor)
+        if processes < 0:
+            raise ValueError(f"whisper: processes must be 0 or more, got {processes}")
         self.model_dir = Path(model_dir)
         self.language = language
         self.beam_size = beam_size
@@ -241,9 +255,37 @@ class WhisperRecognizer(Recognizer):
         # the beam when every speech worker already has a job: a beam search costs two to
         # three greedy decodings, and under load the turn gap matters more (None: no change)
         self.busy_beam_size = busy_beam_size
+        # decode in this many worker processes (speech.whisper_processes), 0: in this one
+        self.processes = processes
         self._model: Any = None
+        self._processes: WhisperProcesses | None = None
+
+    def _settings(self) -> dict[str, Any]:
+        """The keyword arguments of an in-process twin, one model replica (for a worker)."""
+        return {
+            "model_dir": str(self.model_dir),
+            "language": self.language,
+            "beam_size": self.beam_size,
+            "temperature": self.temperature,
+            "compute_type": self.compute_type,
+            "cpu_threads": self.cpu_threads,
+            "num_workers": 1,
+            "use_prompt": self.use_prompt,
+            "prompts": self.prompts,
+            "beam_sizes": self.beam_sizes,
+            "max_tokens_per_second": self.max_tokens_per_second,
+            "drop_hallucinations": self.drop_hallucinations,
+            "window_s": self.window_s,
+        }
 
     def _load_sync(self) -> None:
+        if self.processes:
+            if self._processes is None:
+                if not (self.model_dir / "model.bin").is_file():
+                    load_whisper_model(self.model_dir)  # raises the usual EngineUnavailable
+                self._processes = shared_processes(self._settings(), self.processes)
+                self._processes.start()
+            return
         if self._model is None:
             set_encoder_window(self.window_s)
             self._model = load_whisper_model(
@@ -271,7 +313,13 @@ class WhisperRecognizer(Recognizer):
         return WhisperTranscript(text, confidence, audio.duration, elapsed, alternatives)
 
     def _transcribe_sync(self, audio: Audio, hints: Hints | None) -> tuple[str, float | None]:
-        return Heard.of(self._hypotheses(audio, hints))
+        return Heard.of(self._find(audio, hints, None))
+
+    def _find(self, audio: Audio, hints: Hints | None, beam_cap: int | None) -> Hypotheses:
+        """The hypotheses of a 16 kHz phrase, here or in a worker process."""
+        if self._processes is not None:
+            return self._processes.hypotheses(audio, hints, beam_cap)
+        return self._hypotheses(audio, hints, beam_cap)
 
     def _transcribe_beam(
         self, audio: Audio, hints: Hints | None, beam: int | None
@@ -280,7 +328,7 @@ class WhisperRecognizer(Recognizer):
         if beam is None:
             return self._transcribe_blocking(audio, hints)
         self._load_sync()
-        return Heard.of(self._hypotheses(audio.resample(self.sample_rate), hints, beam))
+        return Heard.of(self._find(audio.resample(self.sample_rate), hints, beam))
 
     def _hypotheses(
         self, audio: Audio, hints: Hints | None, beam_cap: int | None = None

@@ -93,3 +93,37 @@ async def test_the_turn_end_drops_the_wait(monkeypatch: pytest.MonkeyPatch) -> N
     early.drop_retry()
     await asyncio.gather(retry, return_exceptions=True)
     assert retry.cancelled() and early.retrying is None and not heard
+
+
+async def test_a_later_pause_waits_for_the_running_speculation_then_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A speculation of a pause between words is still running when the caller pauses at the
+    end: that pause is recognised as soon as the earlier one is done (it was dropped)."""
+    monkeypatch.setattr("bot.early_turn.pool_busy", lambda: False)
+    input = Input()
+    early, heard = early_turn(input)
+    release = asyncio.Event()
+
+    async def slow(p: Paused, expect: str) -> tuple[Any, bool]:
+        heard.append(f"{expect}@{p.pause.last_voice_ms}")
+        if p.pause.last_voice_ms == 640:
+            await release.wait()
+        return SimpleNamespace(text="123"), False
+
+    early._recognize = slow  # type: ignore[method-assign]
+    early.start(paused(), "article")  # the pause between words, at 640 ms
+    await asyncio.sleep(0)
+    later = PhrasePaused(Audio(bytes(6400), 8000), 100, 1200, 1350, False)
+    input.open_voice_ms = 1200  # the caller spoke on, and paused again
+    early.start(Paused(later, 0.0), "article")
+    assert early.retrying is not None and early.skipped_busy == 0
+    await asyncio.sleep(3 * RETRY_S)
+    assert heard == ["article@640"], "one speculation at a time"
+    release.set()
+    retry = early.retrying
+    assert retry is not None
+    await asyncio.wait_for(retry, 1.0)
+    assert early.current is not None and early.current.paused.pause.last_voice_ms == 1200
+    await early.current.task
+    assert heard == ["article@640", "article@1200"] and early.retried == 1
