@@ -13,7 +13,8 @@ Each process loads the model once (``cpu_threads`` threads, one replica) when it
 first call does not pay for it. Audio goes over as 16 kHz PCM (a phrase of 3 s is ~96 KB).
 A process that dies (killed, out of memory) breaks the pool: that recognition fails with
 :class:`~speech.errors.EngineUnavailable` (the call goes on as after any engine failure) and
-the next one starts a new pool. Processes are started with ``spawn`` (not ``fork``: the bot's
+the next one starts a new pool. A worker whose bot process is gone (killed outright) ends
+itself within a second. Processes are started with ``spawn`` (not ``fork``: the bot's
 process has threads and an event loop that a forked child must not inherit).
 """
 
@@ -24,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0  # a process's import and model load (about 2 s here)
+PARENT_CHECK_S = 1.0  # how often a worker looks whether the bot's process is still there
 
 _recognizer: WhisperRecognizer | None = None  # in a worker process: its in-process decoder
 _shared: dict[str, WhisperProcesses] = {}
@@ -57,6 +60,8 @@ def shared_processes(settings: dict[str, Any], processes: int) -> WhisperProcess
 
 def _start_worker(settings: dict[str, Any], started: Any) -> None:
     global _recognizer
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     from speech.asr_whisper import WhisperRecognizer
 
     _recognizer = WhisperRecognizer(**settings)
@@ -64,6 +69,16 @@ def _start_worker(settings: dict[str, Any], started: Any) -> None:
     # a process takes no job before every process has its model: when the first job is done,
     # all of them are ready (and none of them took every warm-up job while the others loaded)
     started.wait(START_TIMEOUT_S)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the bot's process is gone: a process killed outright (``kill -9``,
+    out of memory) does not stop its pool, and a worker's own copy of the job queue keeps its
+    pipe open, so it would wait for jobs forever (seen: orphans of 220 MB each)."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def _ready() -> int:

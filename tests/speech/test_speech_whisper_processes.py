@@ -7,7 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +20,7 @@ from speech.asr_whisper import WhisperRecognizer
 from speech.audio import Audio
 from speech.errors import EngineUnavailable
 from speech.whisper_processes import WhisperProcesses, shared_processes
-from tests.speech.conftest import WHISPER_DIR, need
+from tests.speech.conftest import ROOT, WHISPER_DIR, need
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +83,38 @@ def test_processes_must_not_be_negative() -> None:
         WhisperRecognizer(WHISPER_DIR, processes=-1)
     with pytest.raises(ValueError, match="at least 1"):
         WhisperProcesses({}, 0)
+
+
+def test_workers_end_when_the_bot_process_is_killed() -> None:
+    need((WHISPER_DIR / "model.bin").is_file(), "no models/whisper-base: run prepare_models.py")
+    script = (
+        "from speech.asr_whisper import WhisperRecognizer\n"
+        f"r = WhisperRecognizer({str(WHISPER_DIR)!r}, processes=1)\n"
+        "r._load_sync()\n"
+        "assert r._processes is not None\n"
+        "print(r._processes.pids()[0], flush=True)\n"
+        "import time; time.sleep(60)\n"
+    )
+    bot = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    try:
+        assert bot.stdout is not None
+        worker = int(bot.stdout.readline())
+        assert _alive(worker)
+        bot.kill()  # kill -9: no exit handler runs in the bot's process
+        bot.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived the bot's process"
+    finally:
+        bot.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
