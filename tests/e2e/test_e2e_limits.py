@@ -227,3 +227,21 @@ async def test_params_with_numbers_still_work_behind_the_limits(server: BotServe
     url = server.addresses["http"] + f"/telphin/{SECRET}"
     async with aiohttp.ClientSession() as http, http.get(url, params=call_params()) as response:
         assert response.status == 200
+
+
+async def test_a_slow_body_gets_408_and_its_connection_is_closed_soon(
+    server: BotServer,
+) -> None:
+    """Not left to aiohttp's 10 s lingering close after the reply."""
+    port = int(server.addresses["http"].rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"POST /telphin/{SECRET} HTTP/1.1\r\nHost: bot\r\nContent-Length: 500\r\n\r\nCall"
+    writer.write(head.encode())
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(5.0):
+            got = await reader.read()  # to the end of the stream: the server closed it
+    finally:
+        writer.close()
+    assert got.startswith(b"HTTP/1.1 408"), got[:80]
+    assert time.monotonic() - started < 1.0 + 2.0  # body_timeout 1 s, then the reply, closed
