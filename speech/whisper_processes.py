@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0  # a process's import and model load (about 2 s here)
+# a speech thread waits no longer than this for one phrase (the call gave up at
+# voice.asr.timeout_s already): the thread is freed for the next phrase
+DECODE_TIMEOUT_S = 60.0
 PARENT_CHECK_S = 1.0  # how often a worker looks whether the bot's process is still there
 
 _recognizer: WhisperRecognizer | None = None  # in a worker process: its in-process decoder
@@ -124,11 +127,19 @@ class WhisperProcesses:
     def hypotheses(self, audio: Audio, hints: Hints | None, beam_cap: int | None) -> Hypotheses:
         """Decode one phrase (already 16 kHz) in a worker process; blocks the calling thread."""
         pool = self._get_pool()
+        job: Future[Hypotheses] | None = None
         try:
-            return pool.submit(_decode, audio, hints, beam_cap).result()
+            job = pool.submit(_decode, audio, hints, beam_cap)
+            return job.result(DECODE_TIMEOUT_S)
         except BrokenProcessPool as exc:
             self._drop(pool)
             raise EngineUnavailable(f"a whisper worker process died: {exc}") from exc
+        except TimeoutError:
+            if job is not None:
+                job.cancel()  # if it has not started yet; a running decode cannot be stopped
+            raise EngineUnavailable(
+                f"a whisper worker process gave no answer within {DECODE_TIMEOUT_S:g} s"
+            ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -78,6 +78,17 @@ async def test_a_dead_worker_fails_one_recognition_then_a_new_pool_serves(
     assert len(after) == 2 and not set(after) & set(before)
 
 
+async def test_a_worker_that_does_not_answer_frees_the_speech_thread(
+    in_processes: WhisperRecognizer, say: Callable[..., Audio], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("speech.whisper_processes.DECODE_TIMEOUT_S", 0.001)
+    with pytest.raises(EngineUnavailable, match="no answer within"):
+        await in_processes.transcribe(say("артикул сто двадцать три"), Hints("article"))
+    monkeypatch.undo()
+    yes = await in_processes.transcribe(say("да"), Hints("yes_no"))
+    assert yes.text.strip(" .").lower() == "да"
+
+
 def test_processes_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="processes"):
         WhisperRecognizer(WHISPER_DIR, processes=-1)
