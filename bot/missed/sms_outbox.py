@@ -32,6 +32,7 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -48,6 +49,7 @@ from connectors.shop.schema import parse_time, utc, utc_text
 from connectors.sms import LogGateway, SmsError, SmsGateway
 
 log = logging.getLogger(__name__)
+LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # a decision locked out, before the next try
 _LONG_DIGITS = re.compile(r"\d{7,}")
 
 NO_NUMBER, NO_RULE, RECENT_SMS, RULE = "no_number", "no_rule", "recent_sms", "rule"
@@ -235,7 +237,7 @@ class SmsOutbox:
             return record
 
         try:
-            record = await self._db.write(_decide)
+            record = await self._write_decision(_decide)
         except sa.exc.IntegrityError:  # the same missed call decided by another worker
             if missed_call_id is None:
                 raise
@@ -254,6 +256,18 @@ class SmsOutbox:
             },
         )
         return record
+
+    async def _write_decision(self, work: Callable[[sa.Connection], SmsRecord]) -> SmsRecord:
+        """One decision's transaction, tried again while another decision for the caller holds
+        the lock (one attempt waits ``write_busy_timeout``, 0.25 s): decided now, not by the
+        next catch-up a minute later."""
+        for delay in LOCK_RETRY_DELAYS_S:
+            try:
+                return await self._db.write(work)
+            except sa.exc.OperationalError as exc:
+                log.info("SMS decision waits for a lock", extra={"why": type(exc.orig).__name__})
+                await asyncio.sleep(delay)
+        return await self._db.write(work)
 
     # --- delivery --------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -164,6 +165,30 @@ async def test_two_workers_deciding_for_one_caller_queue_one_sms(
     finally:
         for d in dbs:
             await d.close()
+
+
+async def test_a_decision_locked_out_for_longer_than_one_wait_is_tried_again(
+    db: ShopDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another decision for the caller holds the lock 0.6 s, over one attempt's 0.25 s wait
+    (PostgreSQL lock_timeout, SQLite busy timeout): this one is decided once it is free."""
+    outbox = SmsOutbox(db, settings(tmp_path), CountingGateway())
+    held = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def hold(conn: sa.Connection) -> None:
+        q.lock_caller(conn, CALLER)
+        conn.execute(sa.select(sa.func.count()).select_from(sms_messages))
+        loop.call_soon_threadsafe(held.set)
+        time.sleep(0.6)
+
+    holder = asyncio.create_task(db.write(hold))
+    await held.wait()
+    caplog.set_level(logging.INFO, "bot.missed.sms_outbox")
+    record = await decide(outbox, 7)
+    await holder
+    assert record.reason == "rule" and record.missed_call_id == 7
+    assert any("waits for a lock" in r.getMessage() for r in caplog.records)
 
 
 async def test_two_workers_deliver_every_sms_exactly_once(
