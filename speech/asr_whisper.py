@@ -60,6 +60,7 @@ has one padding function).
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import threading
@@ -103,6 +104,9 @@ HALLUCINATIONS: tuple[str, ...] = (
     "до новых встреч",
 )
 
+# constructor options a worker process's twin does not take (the bot's process keeps them)
+_NOT_FOR_TWIN = frozenset({"self", "processes", "executor", "busy_beam_size"})
+
 # A short unit repeated 8+ times up to the end of the text: a decoding loop cut by the cap.
 _RUNAWAY = re.compile(r"(.{1,8}?)\1{7,}\W*$")
 
@@ -128,6 +132,15 @@ def set_encoder_window(window_s: float | None) -> None:
     fw_transcribe.pad_or_trim = pad_to_window
 
 
+def require_model(path: Path) -> None:
+    """:class:`EngineUnavailable` unless ``path`` holds a converted Whisper model."""
+    if not (path / "model.bin").is_file():
+        raise EngineUnavailable(
+            f"no Whisper model in {path.resolve()} (for whisper-base run"
+            " scripts/prepare_models.py; see models/README.md)"
+        )
+
+
 def load_whisper_model(
     model_dir: str | Path,
     compute_type: str = "int8",
@@ -144,11 +157,7 @@ def load_whisper_model(
         model = _models.get(key)
         if model is not None:
             return model
-        if not (path / "model.bin").is_file():
-            raise EngineUnavailable(
-                f"no Whisper model in {path} (for whisper-base run scripts/prepare_models.py;"
-                " see models/README.md)"
-            )
+        require_model(path)
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
@@ -261,28 +270,16 @@ class WhisperRecognizer(Recognizer):
         self._processes: WhisperProcesses | None = None
 
     def _settings(self) -> dict[str, Any]:
-        """The keyword arguments of an in-process twin, one model replica (for a worker)."""
-        return {
-            "model_dir": str(self.model_dir),
-            "language": self.language,
-            "beam_size": self.beam_size,
-            "temperature": self.temperature,
-            "compute_type": self.compute_type,
-            "cpu_threads": self.cpu_threads,
-            "num_workers": 1,
-            "use_prompt": self.use_prompt,
-            "prompts": self.prompts,
-            "beam_sizes": self.beam_sizes,
-            "max_tokens_per_second": self.max_tokens_per_second,
-            "drop_hallucinations": self.drop_hallucinations,
-            "window_s": self.window_s,
-        }
+        """The keyword arguments of an in-process twin, one model replica (for a worker):
+        every constructor option, as kept on this recognizer."""
+        names = inspect.signature(WhisperRecognizer.__init__).parameters.keys() - _NOT_FOR_TWIN
+        twin = {name: getattr(self, name) for name in sorted(names)}
+        return twin | {"model_dir": str(self.model_dir), "num_workers": 1}
 
     def _load_sync(self) -> None:
         if self.processes:
             if self._processes is None:
-                if not (self.model_dir / "model.bin").is_file():
-                    load_whisper_model(self.model_dir)  # raises the usual EngineUnavailable
+                require_model(self.model_dir)
                 self._processes = shared_processes(self._settings(), self.processes)
                 self._processes.start()
             return
