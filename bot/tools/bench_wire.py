@@ -11,7 +11,10 @@ with a Festival caller voice, in real time. Measured on the wire:
 3. **false cut-offs**: phrases with natural pauses inside (articles dictated in groups, «да …
    наверное», a quantity with its unit after a pause; pauses of 300, 450 and 600 ms): the bot
    began to answer before the caller had finished. Measured with the early end of turn
-   (``voice.speculate``) and with the fixed windows alone;
+   (``voice.speculate``) and with the fixed windows alone, each phrase at four places on the
+   VAD's 32 ms chunk grid (``PHASES``): a pause near a window's edge is cut or not by where
+   the chunks fall, which chance decided before (one phrase flipped between the modes from run
+   to run), so both modes now meet the same four places;
 4. **capacity**: the most simultaneous calls with p95 turn gap ≤ 1.2 s and no gaps in the
    bot's audio (``max_calls_p95_1_2s``).
 
@@ -74,6 +77,9 @@ INTENDED = {
 }
 ASKS_AGAIN = ("повторите", "не понял", "ещё раз", "еще раз", "назовите")
 PAUSES_S = (0.3, 0.45, 0.6)
+# where a paused phrase starts on the VAD's grid: frame k of every 8 (20 ms frames against
+# 32 ms chunks repeat every 160 ms), so 0, 2, 4, 6 put its start 0, 8, 16 and 24 ms into a chunk
+PHASES = ((0, 8), (2, 8), (4, 8), (6, 8))
 SETUP = {
     "article": [],
     "quantity": ["артикул один два три"],
@@ -203,10 +209,20 @@ class PausedResult:
     pause_s: float
     phrase: Phrase
     call_id: str
+    phase: int = 0  # the frame (of 8) it started at
+
+    @property
+    def key(self) -> str:
+        return f"{self.phrase.text}@{self.pause_s}#{self.phase}"
 
 
 async def _paused_call(
-    port: int, n: int, case: tuple[str, str, str], pause_s: float, voice: dict[str, bytes]
+    port: int,
+    n: int,
+    case: tuple[str, str, str],
+    pause_s: float,
+    voice: dict[str, bytes],
+    phase: tuple[int, int] = (0, 1),
 ) -> PausedResult | None:
     prompt, first, second = case
     call = WireCall("127.0.0.1", port, caller=f"+7998{n:07d}")
@@ -222,22 +238,29 @@ async def _paused_call(
         if not await call.bot_done():
             return
         await asyncio.sleep(0.25)
-        result.append(await call.say(f"{first} … {second}", voice[first] + gap + voice[second]))
+        pcm = voice[first] + gap + voice[second]
+        result.append(await call.say(f"{first} … {second}", pcm, phase))
         await call.bot_done(timeout=10)
 
     await call.run(script)
-    return PausedResult(prompt, pause_s, result[0], call.call_id) if result else None
+    if not result:
+        return None
+    return PausedResult(prompt, pause_s, result[0], call.call_id, phase[0])
 
 
-async def _cutoffs(port: int, voice: dict[str, bytes], at_once: int = 6) -> list[PausedResult]:
-    cases = [(case, pause) for case in PAUSED for pause in PAUSES_S]
+async def _cutoffs(port: int, voice: dict[str, bytes], at_once: int = 9) -> list[PausedResult]:
+    cases = [(case, pause, phase) for phase in PHASES for case in PAUSED for pause in PAUSES_S]
     done: list[PausedResult] = []
     for start in range(0, len(cases), at_once):
         batch = cases[start : start + at_once]
         results = await asyncio.gather(
-            *(_paused_call(port, start + i, c, p, voice) for i, (c, p) in enumerate(batch))
+            *(
+                _paused_call(port, start + i, c, p, voice, phase)
+                for i, (c, p, phase) in enumerate(batch)
+            )
         )
         done += [r for r in results if r is not None]
+        print(f"  {len(done)}/{len(cases)} paused phrases", flush=True)
     return done
 
 
@@ -268,16 +291,21 @@ def _cutoff_summary(results: list[PausedResult], transcripts: Path) -> dict[str,
     """Cut-offs (the bot began before the caller finished) and harmful ones: the bot's first
     reply to the phrase shows it understood something else than the caller meant."""
     cut = [r for r in results if r.phrase.cut_off]
-    replies = {
-        f"{r.phrase.text}@{r.pause_s}": _first_reply(transcripts, r.call_id, len(SETUP[r.prompt]))
-        for r in results
-    }
+    replies = {r.key: _first_reply(transcripts, r.call_id, len(SETUP[r.prompt])) for r in results}
     harmful = [k for k, v in replies.items() if _harmful(k.split("@")[0], v)]
+    tried: dict[str, int] = {}
+    cut_by_phrase: dict[str, int] = {}
+    for r in results:
+        name = f"{r.phrase.text} (pause {r.pause_s:.2f} s)"
+        tried[name] = tried.get(name, 0) + 1
+        cut_by_phrase[name] = cut_by_phrase.get(name, 0) + int(r.phrase.cut_off)
     return {
         "phrases": len(results),
+        "distinct_phrases": len(tried),
         "cut_off": len(cut),
         "false_cutoff_rate": round(len(cut) / max(len(results), 1), 3),
-        "cut_off_phrases": [f"{r.phrase.text} (pause {r.pause_s:.2f} s)" for r in cut],
+        # a phrase cut at some of the places on the VAD's grid: "cut/tried"
+        "cut_off_phrases": {k: f"{v}/{tried[k]}" for k, v in cut_by_phrase.items() if v},
         "by_prompt": {
             kind: f"{sum(1 for r in cut if r.prompt == kind)}/"
             f"{sum(1 for r in results if r.prompt == kind)}"
@@ -304,7 +332,10 @@ async def run_wire_bench(
         async with ServerProcess(
             folder, speculate=speculate, max_calls=max((*levels, *capacity)) + 10
         ) as bot:
-            print(f"[{mode}] false cut-offs over {len(PAUSED) * len(PAUSES_S)} paused phrases…")
+            print(
+                f"[{mode}] false cut-offs over {len(PAUSED) * len(PAUSES_S)} paused phrases "
+                f"at {len(PHASES)} places on the VAD's grid…"
+            )
             cutoffs[mode] = await _cutoffs(bot.agi_port, voice)
             for calls in levels if speculate else (1,):
                 print(f"[{mode}] {calls} simultaneous call(s)…")
@@ -388,7 +419,11 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     ]
     ax.bar([m for m, _ in modes], [100 * c["false_cutoff_rate"] for _, c in modes])
     ax.set_ylabel("% of phrases with a pause inside cut off")
-    ax.set_title(f"false cut-offs ({modes[0][1]['phrases']} phrases)")
+    first = modes[0][1]
+    ax.set_title(
+        f"false cut-offs ({first.get('distinct_phrases', first['phrases'])} phrases"
+        f" × {len(PHASES)} places on the VAD's grid)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

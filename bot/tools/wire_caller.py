@@ -2,7 +2,11 @@
 timestamps of every audible frame each way.
 
 The caller's line runs at one 20 ms frame per 20 ms (silence, or the phrase being said), as
-an Asterisk channel does. A frame is *audible* when its RMS passes ``AUDIBLE_RMS``; the turn
+an Asterisk channel does. A phrase can be held until the line's frame count is at a given
+phase (``say(..., phase=(k, n))``: starts at a frame whose number is ``k`` modulo ``n``): the
+bot's VAD scores 32 ms chunks of the stream from the call's start, so where a phrase's pause
+falls on that grid follows from the frame it starts at, and a benchmark can try every place
+instead of the one chance gave. A frame is *audible* when its RMS passes ``AUDIBLE_RMS``; the turn
 gap is the time from the caller's last audible frame of a phrase (when it was sent) to the
 bot's first audible frame after it (when it arrived): the pause a caller hears.
 """
@@ -60,14 +64,18 @@ class WireCall:
     _sent_all: asyncio.Event = field(default_factory=asyncio.Event)
     _current: Phrase | None = None
     _writer: asyncio.StreamWriter | None = None
+    _sent: int = 0  # frames on the wire so far
+    _phase: tuple[int, int] | None = None  # (k, n): the queued phrase starts at frame k mod n
 
     # -- the caller's side -------------------------------------------------------------------
 
-    async def say(self, text: str, pcm: bytes) -> Phrase:
-        """Speak now; returns when the phrase's last frame is on the wire."""
+    async def say(self, text: str, pcm: bytes, phase: tuple[int, int] | None = None) -> Phrase:
+        """Speak now (or, with ``phase=(k, n)``, at the next frame whose number is ``k``
+        modulo ``n``); returns when the phrase's last frame is on the wire."""
         phrase = Phrase(text)
         self.phrases.append(phrase)
         self._current = phrase
+        self._phase = phase
         self._sent_all.clear()
         self._queue.extend(
             pcm[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
@@ -184,9 +192,10 @@ class WireCall:
         next_at = time.monotonic()
         with contextlib.suppress(ConnectionError, OSError):
             while not self.closed.is_set():
-                frame = self._queue.pop(0) if self._queue else silence
+                frame = self._queue.pop(0) if self._queue and self._may_start() else silence
                 writer.write(encode_audio(frame))
                 await writer.drain()
+                self._sent += 1
                 sent = time.monotonic()
                 phrase = self._current
                 if phrase is not None and frame is not silence and audible(frame):
@@ -196,3 +205,11 @@ class WireCall:
                     self._sent_all.set()
                 next_at += 0.02
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _may_start(self) -> bool:
+        """The queued phrase may go on (it has begun, or its phase has come)."""
+        phase = self._phase
+        if phase is None or self._sent % phase[1] == phase[0]:
+            self._phase = None
+            return True
+        return False
