@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import random
 import resource
 import tempfile
@@ -58,12 +59,40 @@ QUANTITY_WORDS = [
 ]
 
 
+def _process_rss_mb(pid: str) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # the process ended meanwhile
+        return None
+    return None
+
+
+def _children(pid: str) -> list[str]:
+    found: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += (task / "children").read_text("ascii").split()
+        except OSError:
+            continue
+    return found
+
+
 def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Resident memory of this process and every process it started (the Whisper worker
+    processes, ``voice.asr.options.processes``): what the bot takes of the machine. Pages the
+    processes share count once per process, so this is an upper bound."""
+    own = _process_rss_mb("self")
+    if own is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total, todo = own, _children(str(os.getpid()))
+    while todo:
+        pid = todo.pop()
+        total += _process_rss_mb(pid) or 0.0
+        todo += _children(pid)
+    return total
 
 
 class MemoryWatch:
@@ -229,7 +258,7 @@ async def run_voice_bench(
     finally:
         await shop.close()
     result: dict[str, Any] = {
-        "machine": {"cpus": len(__import__("os").sched_getaffinity(0))},
+        "machine": {"cpus": len(os.sched_getaffinity(0))},
         "engines": {
             "asr": settings.voice.asr.engine,
             "tts": settings.voice.tts.engine,
