@@ -417,13 +417,27 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         ("early end of turn", result["cutoffs_early"]),
         ("fixed windows", result["cutoffs_fixed"]),
     ]
-    ax.bar([m for m, _ in modes], [100 * c["false_cutoff_rate"] for _, c in modes])
+    kinds = ["article", "quantity", "yes_no", "all"]
+    width = 0.38
+    for i, (mode, cut) in enumerate(modes):
+        shares = []
+        for kind in kinds:
+            if kind == "all":
+                shares.append(100 * cut["false_cutoff_rate"])
+                continue
+            done, tried = (int(x) for x in cut["by_prompt"][kind].split("/"))
+            shares.append(100 * done / max(tried, 1))
+        xs = [k + (i - 0.5) * width for k in range(len(kinds))]
+        bars = ax.bar(xs, shares, width, label=mode)
+        ax.bar_label(bars, fmt="%.0f%%", fontsize=8)
+    ax.set_xticks(range(len(kinds)), ["article", "quantity", "yes / no", "all"])
     ax.set_ylabel("% of phrases with a pause inside cut off")
     first = modes[0][1]
     ax.set_title(
         f"false cut-offs ({first.get('distinct_phrases', first['phrases'])} phrases"
         f" × {len(PHASES)} places on the VAD's grid)"
     )
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
