@@ -288,9 +288,21 @@ async def run_voice_bench(
         "single_completed_orders": sum(1 for r in single if r.log.order_ids),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
+    result |= _wire_headline(out)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _plot(_gaps(single), _gaps(list(parallel)), out.with_suffix(".png"))
     return result
+
+
+def _wire_headline(out: Path) -> dict[str, Any]:
+    """``bench wire``'s figures already in ``out`` (it writes them there too): kept."""
+    from bot.tools.bench_wire import HEADLINE_KEYS
+
+    try:
+        old = json.loads(out.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: old[k] for k in HEADLINE_KEYS if k in old} if isinstance(old, dict) else {}
 
 
 def _plot(single: list[TurnTiming], parallel: list[TurnTiming], path: Path) -> None:
