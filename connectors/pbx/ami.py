@@ -33,9 +33,13 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Final
 
+from connectors.pbx.ami_originate import (
+    ORIGINATE_REASONS,
+    OriginateResult,
+    originate_fields,
+    originate_result,
+)
 from connectors.pbx.ami_settings import AmiSettings
 from connectors.pbx.ami_wire import (
     BANNER_PREFIX,
@@ -48,6 +52,7 @@ from connectors.pbx.ami_wire import (
 )
 
 __all__ = [
+    "ORIGINATE_REASONS",
     "AmiAuthError",
     "AmiClient",
     "AmiError",
@@ -62,29 +67,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Message], Awaitable[None] | None]
-
-# OriginateResponse's Reason: the dial cause of the outbound channel (Asterisk's
-# AST_CONTROL_* values as the manager reports them)
-ORIGINATE_REASONS: Final[dict[str, str]] = {
-    "0": "failed",
-    "1": "hangup",
-    "3": "no_answer",
-    "4": "answered",
-    "5": "busy",
-    "8": "congestion",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class OriginateResult:
-    """The outcome of an Async ``Originate``."""
-
-    success: bool
-    reason: str  # answered | busy | no_answer | congestion | failed | hangup | error | timeout
-    reason_code: str = ""  # OriginateResponse's Reason as sent
-    uniqueid: str = ""  # of the outbound channel ("" / "<null>" when it never existed)
-    channel: str = ""
-    event: Message = field(default_factory=dict, repr=False)
 
 
 class AmiClient:
@@ -380,22 +362,18 @@ class AmiClient:
         """
         if not self.connected:
             raise AmiError("not connected")
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": channel,
-            "Timeout": str(int(timeout_s * 1000)),
-            "Async": "true",
-        }
-        if application:
-            fields.update(Application=application, Data=data)
-        else:
-            fields.update(Context=context, Exten=exten, Priority=priority)
-        if caller_id:
-            fields["CallerID"] = caller_id
-        if account:
-            fields["Account"] = account
-        if variables:
-            fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
+        fields = originate_fields(
+            channel,
+            context=context,
+            exten=exten,
+            priority=priority,
+            application=application,
+            data=data,
+            caller_id=caller_id,
+            timeout_s=timeout_s,
+            variables=variables,
+            account=account,
+        )
         action_id = self._next_id()
         fields["ActionID"] = action_id
         loop = asyncio.get_running_loop()
@@ -415,17 +393,4 @@ class AmiClient:
                 return OriginateResult(False, "timeout")
         finally:
             self._originates.pop(action_id, None)
-        code = event.get("Reason", "")
-        success = event.get("Response", "").lower() == "success"
-        reason = "answered" if success else ORIGINATE_REASONS.get(code, "failed")
-        if not success and reason == "answered":
-            reason = "failed"
-        uniqueid = event.get("Uniqueid", "")
-        return OriginateResult(
-            success=success,
-            reason=reason,
-            reason_code=code,
-            uniqueid="" if uniqueid == "<null>" else uniqueid,
-            channel=event.get("Channel", ""),
-            event=event,
-        )
+        return originate_result(event)
