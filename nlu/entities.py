@@ -38,15 +38,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nlu.articles import ArticleMatcher
+from nlu.dictation import dictation_runs, join_digits
 from nlu.morph import lemma, tokens
 from nlu.names import find_name
-from nlu.numbers import (
-    NUMBER_LOOKALIKES,
-    NumberSpan,
-    dictation_runs,
-    find_numbers,
-    join_digits,
-)
+from nlu.numbers import NUMBER_LOOKALIKES, NumberSpan, find_numbers
 from nlu.types import Entity
 from nlu.yes_no import find_yes_no
 

@@ -8,8 +8,7 @@ few dict look-ups.
 
 * :func:`parse_cardinal` -- the whole text is one cardinal number, or ``None``.
 * :func:`find_numbers` -- every number said, as maximal well-formed cardinal groups.
-* :func:`dictation_runs` / :func:`join_digits` -- numbers said one after another with
-  nothing but whitespace, hyphens or punctuation between them (article dictation).
+* numbers said one after another (article dictation) are grouped by :mod:`nlu.dictation`.
 
 Grammar of a group: ``[hundreds][tens|teens][units]``, optionally followed by a multiplier
 (тысяча/тыща, миллион, миллиард) that multiplies the part before it (1 if empty), after
@@ -53,7 +52,7 @@ from nlu.number_table import (
     ZERO,
 )
 
-__all__ = ["NumberSpan", "dictation_runs", "find_numbers", "join_digits", "parse_cardinal"]
+__all__ = ["NumberSpan", "find_numbers", "parse_cardinal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +83,6 @@ NUMBER_LOOKALIKES: Final = frozenset({"номя", "номе", "нома", "но�
 # A token is a run of letters or a run of ASCII digits; everything else separates tokens.
 _TOKEN_RE: Final = re.compile(r"[^\W\d_]+|[0-9]+")
 # Between two numbers of one dictation run: whitespace, hyphens and dashes, "," and ".".
-_RUN_GAP_MARKS: Final = frozenset("-\u2010\u2011\u2012\u2013\u2014,.")
-_RUN_GAP_PUNCT: Final = frozenset(",.")
 _SENTENCE_END: Final = frozenset(".!?…")
 
 
@@ -376,54 +373,3 @@ def parse_cardinal(text: str) -> int | None:
     if span.start != first_start or span.end != last_end:
         return None  # a word that is not part of the number
     return int(span.value)
-
-
-def _joins_run(gap: str, tight: bool = False) -> bool:
-    """Whether two numbers separated by ``gap`` were said one after another."""
-    if not all(c in _RUN_GAP_MARKS or c.isspace() for c in gap):
-        return False
-    # A comma or period only with whitespace: "1, 2, 3" is a run, "1,5" and "12.45" are not
-    # (unless ``tight``: where only digits are dictated, «21.7.9» is 21, 7, 9 said in turn).
-    return tight or _RUN_GAP_PUNCT.isdisjoint(gap) or any(c.isspace() for c in gap)
-
-
-def dictation_runs(
-    text: str, spans: list[NumberSpan] | None = None, *, tight: bool = False
-) -> list[list[NumberSpan]]:
-    """Group the numbers of ``text`` said one after another into runs.
-
-    Two spans are in one run when only whitespace, hyphens, or commas/periods with
-    whitespace separate them (with ``tight``, also a bare comma or period: «№2.1.5.0.7»,
-    «24,97,16», as Whisper writes dictated digits where no decimal can be meant). Every span
-    is in exactly one run; colloquial quantities (пару, дюжину, ...) and fractions are never
-    dictation and always make a run of their own. ``spans`` defaults to
-    :func:`find_numbers` of ``text``.
-
-    >>> [join_digits(run) for run in dictation_runs("артикул двенадцать сорок пять")]
-    ['1245']
-    """
-    if spans is None:
-        spans = find_numbers(text)
-    runs: list[list[NumberSpan]] = []
-    current: list[NumberSpan] = []
-    alone = ("colloquial", "fraction")
-    for span in spans:
-        if (
-            current
-            and span.kind not in alone
-            and current[-1].kind not in alone
-            and _joins_run(text[current[-1].end : span.start], tight)
-        ):
-            current.append(span)
-            continue
-        if current:
-            runs.append(current)
-        current = [span]
-    if current:
-        runs.append(current)
-    return runs
-
-
-def join_digits(run: list[NumberSpan]) -> str:
-    """The digits of a dictation run, in order: [1, 2, 3] -> "123", [0, 0, 7] -> "007"."""
-    return "".join(span.value for span in run)

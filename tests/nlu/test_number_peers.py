@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from nlu.numbers import dictation_runs, find_numbers, join_digits, parse_cardinal
+from nlu.dictation import dictation_runs, join_digits
+from nlu.numbers import find_numbers, parse_cardinal
 
 FIXTURE = Path(__file__).parent / "fixtures" / "numbers_ru_more_peers.tsv"
 KINDS = {"cardinal", "first", "all", "none", "reject", "dictation"}
