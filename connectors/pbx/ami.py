@@ -16,10 +16,8 @@ a message over ``max_message_bytes`` or ``max_fields``) closes the connection, a
 again after a backoff that doubles from ``reconnect_min_s`` to ``reconnect_max_s``. Actions
 waiting on a lost connection fail with :class:`AmiError`.
 
-:meth:`AmiClient.originate` places a call with ``Async: true``: the ``Response`` only says the
-call was queued; the outcome comes later as an ``OriginateResponse`` event with the same
-``ActionID`` (``Response: Success | Failure`` and ``Reason``, the dial cause: 4 answered,
-5 busy, 3 no answer, 8 congestion, 0/1 failed). It returns an :class:`OriginateResult`.
+:meth:`AmiClient.originate` places a call with ``Async: true`` and waits for its outcome, an
+``OriginateResponse`` event (read by :mod:`connectors.pbx.ami_originate`).
 
 The secret, numbers and names never appear in log text; a field's value is never logged.
 """
@@ -34,12 +32,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from connectors.pbx.ami_originate import (
-    ORIGINATE_REASONS,
-    OriginateResult,
-    originate_fields,
-    originate_result,
-)
+from connectors.pbx.ami_originate import ORIGINATE_REASONS, OriginateResult, originate_result
 from connectors.pbx.ami_settings import AmiSettings
 from connectors.pbx.ami_wire import (
     BANNER_PREFIX,
@@ -362,18 +355,22 @@ class AmiClient:
         """
         if not self.connected:
             raise AmiError("not connected")
-        fields = originate_fields(
-            channel,
-            context=context,
-            exten=exten,
-            priority=priority,
-            application=application,
-            data=data,
-            caller_id=caller_id,
-            timeout_s=timeout_s,
-            variables=variables,
-            account=account,
-        )
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": channel,
+            "Timeout": str(int(timeout_s * 1000)),
+            "Async": "true",
+        }
+        if application:
+            fields.update(Application=application, Data=data)
+        else:
+            fields.update(Context=context, Exten=exten, Priority=priority)
+        if caller_id:
+            fields["CallerID"] = caller_id
+        if account:
+            fields["Account"] = account
+        if variables:
+            fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         action_id = self._next_id()
         fields["ActionID"] = action_id
         loop = asyncio.get_running_loop()

@@ -1,15 +1,13 @@
-"""AMI's ``Originate`` action (:meth:`connectors.pbx.ami.AmiClient.originate`): its fields and
-its outcome.
+"""The outcome of AMI's ``Originate`` action (:meth:`connectors.pbx.ami.AmiClient.originate`).
 
 With ``Async: true`` the ``Response`` only says the call was queued; the outcome comes later
 as an ``OriginateResponse`` event with the same ``ActionID`` (``Response: Success | Failure``
 and ``Reason``, the dial cause: 4 answered, 5 busy, 3 no answer, 8 congestion, 0/1 failed),
-read here into an :class:`OriginateResult`. The client does the sending and the waiting.
+read here into an :class:`OriginateResult`. The client sends the action and waits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -37,40 +35,6 @@ class OriginateResult:
     uniqueid: str = ""  # of the outbound channel ("" / "<null>" when it never existed)
     channel: str = ""
     event: Message = field(default_factory=dict, repr=False)
-
-
-def originate_fields(
-    channel: str,
-    *,
-    context: str = "",
-    exten: str = "",
-    priority: str = "1",
-    application: str = "",
-    data: str = "",
-    caller_id: str = "",
-    timeout_s: float = 30.0,
-    variables: Mapping[str, str] | None = None,
-    account: str = "",
-) -> dict[str, str | list[str]]:
-    """The action's fields (without its ``ActionID``): ``channel`` rings ``timeout_s``, then
-    goes to ``context``/``exten``/``priority`` or to ``application``(``data``)."""
-    fields: dict[str, str | list[str]] = {
-        "Action": "Originate",
-        "Channel": channel,
-        "Timeout": str(int(timeout_s * 1000)),
-        "Async": "true",
-    }
-    if application:
-        fields.update(Application=application, Data=data)
-    else:
-        fields.update(Context=context, Exten=exten, Priority=priority)
-    if caller_id:
-        fields["CallerID"] = caller_id
-    if account:
-        fields["Account"] = account
-    if variables:
-        fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
-    return fields
 
 
 def originate_result(event: Message) -> OriginateResult:
