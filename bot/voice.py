@@ -134,11 +134,11 @@ class VoiceServices:
 
     def _top_up(self) -> None:
         """Load models for the next calls in a thread while fewer than ``PREWARMED_VADS`` are
-        free. Loaded on the event loop (0.06–0.2 s each), every call past the pool's fourth
-        stopped every other call's audio: bench wire's 20 calls, started over 2 s, blocked
-        the loop 0.1–0.2 s at such call starts. The load itself lets the loop run (ONNX
-        Runtime releases the interpreter lock: the loop's lag stayed under 4 ms during four
-        loads in threads). A call that still finds the pool empty loads its own, as before."""
+        free. A load takes 0.06–0.11 s (measured alone), and on the event loop every call past
+        the pool's fourth held every other call's audio that long. In a thread the load lets
+        the loop run (ONNX Runtime releases the interpreter lock: the loop's lag stayed under
+        4 ms during four loads in threads). A call that still finds the pool empty loads its
+        own, as before. 20 calls on the wire: no change beyond the run-to-run spread."""
         if len(self._free_vads) >= PREWARMED_VADS or (self._refill and not self._refill.done()):
             return
         try:

@@ -31,6 +31,7 @@ from typing import Any
 from bot.config import Settings
 from bot.events import TurnTiming
 from bot.shop_setup import open_shop
+from bot.tools.bench_wire import HEADLINE_KEYS
 from bot.tools.line_audio import line_audio
 from bot.tools.simulated_call import CallResult, SimulatedCaller, Turn
 from bot.voice import VoiceServices
@@ -299,8 +300,6 @@ async def run_voice_bench(
 
 def _wire_headline(out: Path) -> dict[str, Any]:
     """``bench wire``'s figures already in ``out`` (it writes them there too): kept."""
-    from bot.tools.bench_wire import HEADLINE_KEYS
-
     try:
         old = json.loads(out.read_text("utf-8"))
     except (OSError, ValueError):

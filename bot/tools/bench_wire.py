@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,11 @@ INTENDED = {
 }
 ASKS_AGAIN = ("повторите", "не понял", "ещё раз", "еще раз", "назовите")
 PAUSES_S = (0.3, 0.45, 0.6)
-# where a paused phrase starts on the VAD's grid: frame k of every 8 (20 ms frames against
-# 32 ms chunks repeat every 160 ms), so 0, 2, 4, 6 put its start 0, 8, 16 and 24 ms into a chunk
-PHASES = ((0, 8), (2, 8), (4, 8), (6, 8))
+# where a paused phrase starts on the VAD's grid: frame k of every PHASE_CYCLE (20 ms frames
+# against 32 ms chunks repeat every 160 ms), so 0, 2, 4, 6 put its start 0, 8, 16 and 24 ms
+# into a chunk
+PHASE_CYCLE = 8
+PHASES = (0, 2, 4, 6)
 SETUP = {
     "article": [],
     "quantity": ["артикул один два три"],
@@ -209,7 +212,7 @@ class PausedResult:
     pause_s: float
     phrase: Phrase
     call_id: str
-    phase: int = 0  # the frame (of 8) it started at
+    phase: int = 0  # the frame (of PHASE_CYCLE) it started at
 
     @property
     def key(self) -> str:
@@ -222,7 +225,7 @@ async def _paused_call(
     case: tuple[str, str, str],
     pause_s: float,
     voice: dict[str, bytes],
-    phase: tuple[int, int] = (0, 1),
+    phase: int = 0,
 ) -> PausedResult | None:
     prompt, first, second = case
     call = WireCall("127.0.0.1", port, caller=f"+7998{n:07d}")
@@ -239,13 +242,13 @@ async def _paused_call(
             return
         await asyncio.sleep(0.25)
         pcm = voice[first] + gap + voice[second]
-        result.append(await call.say(f"{first} … {second}", pcm, phase))
+        result.append(await call.say(f"{first} … {second}", pcm, (phase, PHASE_CYCLE)))
         await call.bot_done(timeout=10)
 
     await call.run(script)
     if not result:
         return None
-    return PausedResult(prompt, pause_s, result[0], call.call_id, phase[0])
+    return PausedResult(prompt, pause_s, result[0], call.call_id, phase)
 
 
 async def _cutoffs(port: int, voice: dict[str, bytes], at_once: int = 9) -> list[PausedResult]:
@@ -293,19 +296,15 @@ def _cutoff_summary(results: list[PausedResult], transcripts: Path) -> dict[str,
     cut = [r for r in results if r.phrase.cut_off]
     replies = {r.key: _first_reply(transcripts, r.call_id, len(SETUP[r.prompt])) for r in results}
     harmful = [k for k, v in replies.items() if _harmful(k.split("@")[0], v)]
-    tried: dict[str, int] = {}
-    cut_by_phrase: dict[str, int] = {}
-    for r in results:
-        name = f"{r.phrase.text} (pause {r.pause_s:.2f} s)"
-        tried[name] = tried.get(name, 0) + 1
-        cut_by_phrase[name] = cut_by_phrase.get(name, 0) + int(r.phrase.cut_off)
+    tried = Counter(f"{r.phrase.text} (pause {r.pause_s:.2f} s)" for r in results)
+    cut_by_phrase = Counter(f"{r.phrase.text} (pause {r.pause_s:.2f} s)" for r in cut)
     return {
         "phrases": len(results),
         "distinct_phrases": len(tried),
         "cut_off": len(cut),
         "false_cutoff_rate": round(len(cut) / max(len(results), 1), 3),
         # a phrase cut at some of the places on the VAD's grid: "cut/tried"
-        "cut_off_phrases": {k: f"{v}/{tried[k]}" for k, v in cut_by_phrase.items() if v},
+        "cut_off_phrases": {k: f"{v}/{tried[k]}" for k, v in cut_by_phrase.items()},
         "by_prompt": {
             kind: f"{sum(1 for r in cut if r.prompt == kind)}/"
             f"{sum(1 for r in results if r.prompt == kind)}"
@@ -395,7 +394,6 @@ def _write(out: Path, result: dict[str, Any]) -> None:
     headline: dict[str, Any] = (
         json.loads(voice_json.read_text("utf-8")) if voice_json.exists() else {}
     )
-    # the keys below are this benchmark's in bench/voice.json (``bench voice`` keeps them)
     headline["wire"] = {
         calls: {
             k: level[k] for k in ("wire_gap_p50_s", "wire_gap_p95_s", "bot_audio_gaps_over_45ms")

@@ -6,9 +6,11 @@ an Asterisk channel does. A phrase can be held until the line's frame count is a
 phase (``say(..., phase=(k, n))``: starts at a frame whose number is ``k`` modulo ``n``): the
 bot's VAD scores 32 ms chunks of the stream from the call's start, so where a phrase's pause
 falls on that grid follows from the frame it starts at, and a benchmark can try every place
-instead of the one chance gave. A frame is *audible* when its RMS passes ``AUDIBLE_RMS``; the turn
-gap is the time from the caller's last audible frame of a phrase (when it was sent) to the
-bot's first audible frame after it (when it arrived): the pause a caller hears.
+instead of the one chance gave.
+
+A frame is *audible* when its RMS passes ``AUDIBLE_RMS``; the turn gap is the time from the
+caller's last audible frame of a phrase (when it was sent) to the bot's first audible frame
+after it (when it arrived): the pause a caller hears.
 """
 
 from __future__ import annotations
