@@ -117,7 +117,10 @@ class WireCall:
         await writer.drain()
         try:
             while True:
-                line = (await reader.readline()).decode("utf-8", "replace").strip()
+                try:
+                    line = (await reader.readline()).decode("utf-8", "replace").strip()
+                except ConnectionError:  # the bot died: the call is over
+                    break
                 if not line:
                     break
                 words = shlex.split(line, posix=True)
@@ -131,7 +134,10 @@ class WireCall:
                     writer.write(b"200 result=1\n")
                 else:
                     writer.write(b"510 Invalid or unknown command\n")
-                await writer.drain()
+                try:
+                    await writer.drain()
+                except ConnectionError:  # the bot hung up or died: the call is over
+                    break
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -149,8 +155,9 @@ class WireCall:
         try:
             await script(self)  # type: ignore[operator]
             if not self.closed.is_set():
-                writer.write(encode_frame(KIND_HANGUP))
-                await writer.drain()
+                with contextlib.suppress(ConnectionError):  # the bot may be gone (killed)
+                    writer.write(encode_frame(KIND_HANGUP))
+                    await writer.drain()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closed.wait(), 5)
         finally:

@@ -66,3 +66,52 @@ async def test_without_a_phase_the_phrase_starts_at_once() -> None:
     loud = [i for i, f in enumerate(frames) if audible(f)]
     assert before >= 3, "silence went out meanwhile"
     assert loud[0] in (before, before + 1), "the next frame (or the one sending now) is its"
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST, as the kernel does for a killed process with unread input."""
+    import socket
+    import struct
+
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def test_a_bot_that_dies_mid_call_ends_the_call_without_an_error() -> None:
+    """The journal's crash test kills the bot mid-call: the caller's hangup and its AGI reply
+    then meet reset sockets, which must end the call, not raise ConnectionResetError."""
+    agi_writers: list[asyncio.StreamWriter] = []
+    audio_writers: list[asyncio.StreamWriter] = []
+
+    async def audio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        audio_writers.append(writer)
+        await reader.read(100)
+
+    audio_server = await asyncio.start_server(audio, "127.0.0.1", 0)
+    audio_port = audio_server.sockets[0].getsockname()[1]
+
+    async def agi(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        agi_writers.append(writer)
+        while (await reader.readline()).strip():
+            pass  # the AGI environment
+        line = f"EXEC AudioSocket 0f7c2a1e-5b0d-4c8e-9a51-2f3d4e5a6b7c,127.0.0.1:{audio_port}\n"
+        writer.write(line.encode())
+        await writer.drain()
+        await reader.read(100)
+
+    agi_server = await asyncio.start_server(agi, "127.0.0.1", 0)
+    call = WireCall("127.0.0.1", agi_server.sockets[0].getsockname()[1])
+
+    async def killed(call: WireCall) -> None:
+        await asyncio.sleep(0.2)
+        for writer in (*audio_writers, *agi_writers):
+            _reset(writer)
+        await asyncio.sleep(0.2)
+
+    try:
+        await asyncio.wait_for(call.run(killed), 10)
+    finally:
+        agi_server.close()
+        audio_server.close()
+    assert call.closed.is_set() and call.call_id is not None

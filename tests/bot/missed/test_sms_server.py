@@ -41,7 +41,11 @@ async def test_bot_serve_sends_the_sms_of_a_missed_call(tmp_path: Path) -> None:
         assert [(m.receiver, m.sender, m.text) for m in got] == [
             ("79161234567", "Shop", "Мы перезвоним вам сегодня.")
         ]
-        [row] = await server.sms.messages()
+        # Kannel may hand the SMS to the SMSC before it answers the outbox: wait for the answer
+        async with asyncio.timeout(10):
+            while (rows := await server.sms.messages())[0].state == "sending":
+                await asyncio.sleep(0.05)
+        [row] = rows
         assert (row.reason, row.rule, row.state) == ("rule", "Продажи", "sent")
     finally:
         await server.stop()
