@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterable
+from typing import TextIO
 
 STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 MASKED_FIELDS = {"caller", "called", "phone", "name", "text", "caller_name", "transcript"}
@@ -163,8 +165,25 @@ def protect_aiohttp_logs(names: Iterable[str] = AIOHTTP_LOGGERS) -> None:
             logger.addFilter(_AiohttpFilter())
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the one it was made
+    with: a daemon or a test harness may swap stderr, and a handler holding the old, closed
+    stream printed "--- Logging error --- ValueError: I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def setup_logging(verbose: bool = False) -> None:
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.setFormatter(SafeFormatter())
     handler.addFilter(RepeatFilter())
     root = logging.getLogger()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -20,6 +19,7 @@ from bot.rasa.engines import load_nlu
 from connectors.shop.dadata import DadataNameCleaner
 from connectors.shop.database import ShopDatabase
 from connectors.shop.demo import create_demo_shop
+from connectors.shop.engine import make_sqlite_folder
 from connectors.shop.order_store import OrderStore
 from connectors.shop.outbox import Outbox
 from dialogs.policy import RESPONSES
@@ -59,8 +59,7 @@ def _needs_demo(url: str) -> bool:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return False
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    make_sqlite_folder(parsed)
     engine = sa.create_engine(parsed)
     try:
         return not set(sa.inspect(engine).get_table_names()) >= SHOP_TABLES

@@ -37,6 +37,7 @@ import yaml
 
 from connectors.shop import schema
 from connectors.shop.catalog_import import read_catalog
+from connectors.shop.engine import make_sqlite_folder
 from connectors.shop.migrate import upgrade_engine
 
 DEFAULT_SOURCE = Path("data/shop_demo.yml")
@@ -155,8 +156,7 @@ def create_demo_shop(
     data = _load_source(source)
     items = read_catalog(Path(catalog))
     parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    make_sqlite_folder(parsed)
     engine = sa.create_engine(parsed)
     try:
         _shop.drop_all(engine, checkfirst=True)

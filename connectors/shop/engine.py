@@ -57,6 +57,18 @@ def _is_memory(url: sa.URL) -> bool:
     return not database or database == ":memory:" or "mode=memory" in str(url.query)
 
 
+def make_sqlite_folder(url: str | sa.URL) -> None:
+    """Create the folder of a SQLite file database. In-memory databases and ``file:`` URIs
+    (``sqlite:///file:/path?mode=ro&uri=true``, whose file must already exist) are left alone:
+    their "path" is not a path, and taking it for one made folders named ``file:``."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or _is_memory(parsed):
+        return
+    database = parsed.database or ""
+    if not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _sqlite_engine(url: sa.URL, busy_timeout: float, begin: str, pool: Any = None) -> sa.Engine:
     kwargs: dict[str, Any] = {"hide_parameters": True}
     connect_args: dict[str, Any] = {"timeout": busy_timeout, "check_same_thread": False}
@@ -109,9 +121,7 @@ def make_engines(settings: ShopSettings) -> Engines:
             # one shared connection: two engines would be two different empty databases
             engine = _sqlite_engine(url, settings.read_timeout, "BEGIN IMMEDIATE", StaticPool)
             return Engines(engine, engine, backend)
-        database = url.database
-        if database and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_sqlite_folder(url)
         read = _sqlite_engine(url, settings.read_timeout, "BEGIN")
         write = _sqlite_engine(url, settings.write_busy_timeout, "BEGIN IMMEDIATE")
         return Engines(read, write, backend)

@@ -101,3 +101,25 @@ def test_file_budget_warns_when_the_limits_do_not_fit(caplog: pytest.LogCaptureF
     [warning] = caplog.records
     assert "ulimit -n" in warning.getMessage()
     assert warning.needed == budget.needed  # type: ignore[attr-defined]
+
+
+def test_the_handler_follows_stderr_when_it_is_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        setup_logging()
+        first.close()  # as pytest closes a test's captured stderr
+        second = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("bot.test").info("the shop opens")
+        written = second.getvalue()
+        assert "the shop opens" in written and "Logging error" not in written
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
