@@ -30,27 +30,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
 
 from bot.missed import sms_queue as q
 from bot.missed.sms_queue import SmsRecord
-from bot.missed.sms_rules import SmsRules, SmsRulesError, load_rules
+from bot.missed.sms_rules import RulesFile, SmsRules
 from bot.missed.sms_settings import SmsSettings
 from connectors.shop.database import ShopDatabase
+from connectors.shop.outbox import describe_error
 from connectors.shop.phone import phone10
 from connectors.shop.schema import parse_time, utc, utc_text
 from connectors.sms import LogGateway, SmsError, SmsGateway
 
 log = logging.getLogger(__name__)
 LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # a decision locked out, before the next try
-_LONG_DIGITS = re.compile(r"\d{7,}")
 
 NO_NUMBER, NO_RULE, RECENT_SMS, RULE = "no_number", "no_rule", "recent_sms", "rule"
 REASONS = (NO_NUMBER, NO_RULE, RECENT_SMS, RULE)
@@ -85,41 +83,6 @@ def make_gateway(settings: SmsSettings) -> SmsGateway:
 
         return SmppGateway(settings.smpp, max_parts=max_parts)
     return LogGateway()
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short error text for the row and the log: no long digit runs (numbers)."""
-    return _LONG_DIGITS.sub("***", f"{type(exc).__name__}: {exc}")[:300]
-
-
-class RulesFile:
-    """The rules of ``sms.rules_file``, read again when the file changes; a broken file keeps
-    the rules read before (and says so in the log)."""
-
-    def __init__(self, path: Path, max_text: int) -> None:
-        self.path = path
-        self.max_text = max_text
-        self._rules = SmsRules()
-        self._stamp: tuple[float, int] | bool | None = False  # False: not read yet
-
-    def current(self) -> SmsRules:
-        try:
-            stat = self.path.stat()
-            stamp: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._stamp:
-            if stamp is None:
-                log.warning(
-                    "no SMS rules file: no missed call gets an SMS",
-                    extra={"rules_file": str(self.path)},
-                )
-            try:
-                self._rules = load_rules(self.path, self.max_text) if stamp else SmsRules()
-            except SmsRulesError as exc:
-                log.error("SMS rules not loaded; the old ones stay", extra={"error": str(exc)})
-            self._stamp = stamp
-        return self._rules
 
 
 class SmsOutbox:

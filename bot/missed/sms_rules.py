@@ -25,11 +25,13 @@ rule matches; no match at all means no SMS (the decision «no_rule» is stored).
 
 :func:`load_rules` reads the file, :func:`validate` checks a text and returns the rules or
 raises :class:`SmsRulesError` whose ``errors`` are Russian messages with the YAML line (for
-the console's form), :func:`save_rules` checks and writes a new text atomically.
+the console's form), :func:`save_rules` checks and writes a new text atomically;
+:class:`RulesFile` is the outbox's view of the file, read again when it changes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from connectors.shop.phone import phone10
+
+log = logging.getLogger(__name__)
 
 MAX_RULES = 200
 MAX_FILE_BYTES = 256 * 1024
@@ -333,3 +337,33 @@ def rules_text(rules: SmsRules) -> str:
         item["text"] = rule.text
         data["rules"].append(item)
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+class RulesFile:
+    """The rules of ``sms.rules_file``, read again when the file changes; a broken file keeps
+    the rules read before (and says so in the log)."""
+
+    def __init__(self, path: Path, max_text: int) -> None:
+        self.path = path
+        self.max_text = max_text
+        self._rules = SmsRules()
+        self._stamp: tuple[float, int] | bool | None = False  # False: not read yet
+
+    def current(self) -> SmsRules:
+        try:
+            stat = self.path.stat()
+            stamp: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._stamp:
+            if stamp is None:
+                log.warning(
+                    "no SMS rules file: no missed call gets an SMS",
+                    extra={"rules_file": str(self.path)},
+                )
+            try:
+                self._rules = load_rules(self.path, self.max_text) if stamp else SmsRules()
+            except SmsRulesError as exc:
+                log.error("SMS rules not loaded; the old ones stay", extra={"error": str(exc)})
+            self._stamp = stamp
+        return self._rules
