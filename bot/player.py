@@ -18,6 +18,7 @@ from connectors.pbx.transport import CallTransport
 from speech.audio import Audio
 
 FRAME_MS = 20
+CANCEL_AGAIN_S = 0.5  # close(): a cancellation that did not end the task is sent again
 
 
 @dataclass(slots=True)
@@ -75,9 +76,17 @@ class Player:
         self._task = asyncio.create_task(self._run(), name="player")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop sending. A cancellation can be lost on the way (Python 3.11's ``wait_for``
+        returns a result that came in the same moment and drops the cancel; a transport may
+        use it), and an idle player then waits for a phrase for ever: so cancel again until
+        the task is done, and the call's end cannot hang on it."""
+        task = self._task
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=CANCEL_AGAIN_S)
+        await asyncio.gather(task, return_exceptions=True)
 
     def enqueue(self, phrase: Phrase) -> None:
         self._idle.clear()

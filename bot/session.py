@@ -351,4 +351,5 @@ class CallSession:
     async def _let_it_play_out(self) -> None:
         """The goodbye / transfer notice plays out, but never holds the line for ever."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.player.drained(), self.player.remaining_s + GOODBYE_WAIT_S)
+            async with asyncio.timeout(self.player.remaining_s + GOODBYE_WAIT_S):
+                await self.player.drained()

@@ -47,7 +47,8 @@ class Engine:
         if not limit or limit <= 0:
             return await work
         try:
-            return await asyncio.wait_for(work, limit)
+            async with asyncio.timeout(limit):
+                return await work
         except TimeoutError:
             raise EngineTimeout(
                 f"{self.name or type(self).__name__}: {self.kind} took longer than {limit:g} s"

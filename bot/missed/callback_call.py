@@ -182,14 +182,16 @@ class CallbackLeg:
 
     async def _played_out(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.player.drained(), self.player.remaining_s + 2.0)
+            async with asyncio.timeout(self.player.remaining_s + 2.0):
+                await self.player.drained()
 
     async def _refer_with_music(self, target: str) -> str:
         music = asyncio.get_running_loop().create_task(self._play_music())
         try:
             timeout = self.wait_s or self.call.endpoint.settings.transfer.timeout
             try:
-                return await asyncio.wait_for(refer(self.call, target), timeout)
+                async with asyncio.timeout(timeout):
+                    return await refer(self.call, target)
             except TimeoutError:
                 return "timeout"
         finally:

@@ -192,7 +192,8 @@ class CallbackScheduler:
             except Exception:
                 log.exception("call-back pass failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+                async with asyncio.timeout(self.settings.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_due(self) -> list[asyncio.Task[None]]:

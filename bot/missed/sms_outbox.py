@@ -341,7 +341,8 @@ class SmsOutbox:
             except Exception as exc:  # a database hiccup must not end the loop
                 log.error("SMS outbox pass failed", extra={"error": describe_error(exc)})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_interval)
+                async with asyncio.timeout(self._settings.poll_interval):
+                    await stop.wait()
         await self._gateway.close()
 
     # --- for the pages and tests -----------------------------------------------------

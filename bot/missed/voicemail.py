@@ -259,7 +259,8 @@ class VoicemailTake:
         """Until the message is over; the file (None if nothing was recorded)."""
         # the line may go quiet with no RTP at all: what there is, is the message
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._done.wait(), self.owner.max_s + 5)
+            async with asyncio.timeout(self.owner.max_s + 5):
+                await self._done.wait()
         info = await self.recorder.close()
         if info is None or info.seconds <= 0:
             return None

@@ -185,7 +185,8 @@ class SessionWatch:
         self._waiters.append(waiter)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, self.patience_s)
+                async with asyncio.timeout(self.patience_s):
+                    await future
         finally:
             self._waiters.remove(waiter)
 
@@ -233,8 +234,10 @@ class SimulatedCaller:
             await asyncio.wait({call}, timeout=self.patience_s)
             if not call.done():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.line.caller_hangup(), 5)
-            log = await asyncio.wait_for(call, self.patience_s)
+                    async with asyncio.timeout(5):
+                        await self.line.caller_hangup()
+            async with asyncio.timeout(self.patience_s):
+                log = await call
         finally:
             line.cancel()
             await asyncio.gather(line, return_exceptions=True)

@@ -159,7 +159,8 @@ class WireCall:
                     writer.write(encode_frame(KIND_HANGUP))
                     await writer.drain()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closed.wait(), 5)
+                async with asyncio.timeout(5):
+                    await self.closed.wait()
         finally:
             self.closed.set()
             self._sent_all.set()

@@ -207,7 +207,8 @@ class TwilioTransport(WebSocketTransport):
         )
         if waiting:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.wait(), self.mark_timeout)
+                async with asyncio.timeout(self.mark_timeout):
+                    await waiter.wait()
             self._marks.pop(name, None)
 
     async def transfer(self, target: str) -> None:

@@ -339,7 +339,8 @@ async def serve_call(
     await ws.prepare(request)
     transport = transport_factory(ws, request)
     try:
-        started = await asyncio.wait_for(transport.wait_start(), start_timeout)
+        async with asyncio.timeout(start_timeout):
+            started = await transport.wait_start()
     except TimeoutError:
         transport.log(logging.WARNING, "no start message within %.1f s; closing", start_timeout)
         await transport.close(WSCloseCode.POLICY_VIOLATION, "no start message")

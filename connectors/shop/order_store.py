@@ -283,7 +283,8 @@ class OrderStore:
         last_maintenance = time.monotonic()
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.heartbeat_interval)
+                async with asyncio.timeout(self.settings.heartbeat_interval):
+                    await stop.wait()
             if stop.is_set():
                 break
             if time.monotonic() - last_maintenance >= self.settings.maintenance_interval:

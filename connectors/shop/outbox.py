@@ -166,4 +166,5 @@ class Outbox:
             except Exception as exc:  # a database hiccup must not end the loop
                 logger.error("outbox pass failed", extra={"error": describe_error(exc)})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_interval)
+                async with asyncio.timeout(poll_interval):
+                    await stop.wait()

@@ -117,7 +117,8 @@ class LockstepLine(CallTransport):
         future = asyncio.get_running_loop().create_future()
         self._tick_waiters.append((self._tick + 1, future))
         with contextlib.suppress(TimeoutError):  # a stopped line: send into the void
-            await asyncio.wait_for(future, 5.0)
+            async with asyncio.timeout(5.0):
+                await future
         self.bot_frames.append((self._tick, frame))
 
     async def clear(self) -> None:
