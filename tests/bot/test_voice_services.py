@@ -60,8 +60,9 @@ async def test_a_failing_load_leaves_the_calls_alone() -> None:
     voice = services(factory)
     detector = voice.detector()  # loaded on the loop: the pool was empty
     assert detector.vad is not None
-    await asyncio.sleep(0.1)
-    assert voice._refill is not None and voice._refill.done()
+    assert voice._refill is not None
+    await asyncio.wait([voice._refill], timeout=5)
+    assert voice._refill.done()
     assert voice._free_vads == []
 
 

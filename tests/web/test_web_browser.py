@@ -151,7 +151,7 @@ async def test_edit_an_example_and_retrain(page: Page, site: tuple[str, Host]) -
     await expect(page.locator("#result")).to_be_visible(timeout=60_000)
     await expect(page.locator("#scores tbody tr")).to_have_count(9)
     await expect(page.locator("img.confusion")).to_be_visible()
-    assert await page.locator("img.confusion").evaluate("img => img.naturalWidth") > 100
+    await page.wait_for_function("document.querySelector('img.confusion').naturalWidth > 100")
     await shot(page, "nlu-train")
     if await page.locator("input[name=confirm_worse]").count():
         await page.check("input[name=confirm_worse]")

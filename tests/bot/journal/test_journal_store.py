@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -152,12 +151,13 @@ async def test_a_database_that_is_down_never_holds_the_call(
     dropped: list[int] = []
     store = CallStore(down, JournalSettings(flush_s=0.01), on_drop=dropped.append)  # type: ignore[arg-type]
     store.start()
-    started = time.perf_counter()
     for number in range(200):
         bus = EventBus(f"pbx-{number}")
         bus.subscribe(store.open_call(context(f"pbx-{number}")))
         publish_call(bus)
-    assert time.perf_counter() - started < 0.5, "publishing never waits for the database"
+    # 200 calls published and the writer has not run once: publishing does not wait for it
+    # (this was a time bound, < 0.5 s, which a busy machine can break without any wait)
+    assert down.attempts == 0
     await store.flush()
     assert store.dropped == 200 * ROWS_PER_CALL and sum(dropped) == store.dropped
     assert down.attempts >= 4, "each batch was tried again before it was dropped"

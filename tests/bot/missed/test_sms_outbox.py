@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -170,22 +171,36 @@ async def test_two_workers_deciding_for_one_caller_queue_one_sms(
 async def test_a_decision_locked_out_for_longer_than_one_wait_is_tried_again(
     db: ShopDatabase, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Another decision for the caller holds the lock 0.6 s, over one attempt's 0.25 s wait
-    (PostgreSQL lock_timeout, SQLite busy timeout): this one is decided once it is free."""
+    """Another decision for the caller holds the lock until this one has waited out one
+    attempt's 0.25 s (PostgreSQL lock_timeout, SQLite busy timeout) and logged it: this one
+    is tried again and decided once the lock is free."""
     outbox = SmsOutbox(db, settings(tmp_path), CountingGateway())
     held = asyncio.Event()
+    retried = threading.Event()  # the lock is held until the decision has waited for it
     loop = asyncio.get_running_loop()
 
     def hold(conn: sa.Connection) -> None:
         q.lock_caller(conn, CALLER)
         conn.execute(sa.select(sa.func.count()).select_from(sms_messages))
         loop.call_soon_threadsafe(held.set)
-        time.sleep(0.6)
+        retried.wait(10)
+        time.sleep(0.1)
+
+    class Retried(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waits for a lock" in record.getMessage():
+                retried.set()
 
     holder = asyncio.create_task(db.write(hold))
     await held.wait()
     caplog.set_level(logging.INFO, "bot.missed.sms_outbox")
-    record = await decide(outbox, 7)
+    watcher = Retried()
+    logging.getLogger("bot.missed.sms_outbox").addHandler(watcher)
+    try:
+        record = await decide(outbox, 7)
+    finally:
+        logging.getLogger("bot.missed.sms_outbox").removeHandler(watcher)
+        retried.set()
     await holder
     assert record.reason == "rule" and record.missed_call_id == 7
     assert any("waits for a lock" in r.getMessage() for r in caplog.records)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,7 @@ async def drain(url: str, port: int, lease: float, go: Path | None, batch: int) 
     try:
         outbox = Outbox(db, SmtpSettings(port=port, timeout=30.0), batch_size=batch, lease=lease)
         if go is not None:
+            go.with_name(f"{go.name}.ready-{os.getpid()}").touch()  # up; the test waits for it
             deadline = time.monotonic() + 30
             while not go.exists() and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
