@@ -179,7 +179,7 @@ class StderrHandler(logging.StreamHandler):
 
     @stream.setter
     def stream(self, _value: TextIO) -> None:
-        pass
+        pass  # StreamHandler.__init__ sets it; this handler always follows sys.stderr
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,16 @@ from dataclasses import dataclass
 from connectors.pbx.transport import CallTransport
 from speech.audio import Audio
 
+log = logging.getLogger(__name__)
 FRAME_MS = 20
 CANCEL_AGAIN_S = 0.5  # close(): a cancellation that did not end the task is sent again
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Take the ended task's outcome, so that asyncio does not report it as never retrieved
+    (the player's errors were logged where they happened)."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass(slots=True)
@@ -83,10 +92,18 @@ class Player:
         task = self._task
         if task is None:
             return
-        while not task.done():
-            task.cancel()
-            await asyncio.wait([task], timeout=CANCEL_AGAIN_S)
-        await asyncio.gather(task, return_exceptions=True)
+        try:
+            tries = 0
+            while not task.done():
+                if tries == 1:
+                    log.warning("player: a cancellation was lost; cancelling again")
+                task.cancel()
+                tries += 1
+                await asyncio.wait([task], timeout=CANCEL_AGAIN_S)
+        finally:
+            if not task.done():  # close() itself was cancelled: the task still ends
+                task.cancel()
+            task.add_done_callback(_retrieve)
 
     def enqueue(self, phrase: Phrase) -> None:
         self._idle.clear()

@@ -21,6 +21,7 @@ import contextvars
 import functools
 import logging
 import math
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,19 +55,24 @@ class DbExecutor:
 
 def _is_memory(url: sa.URL) -> bool:
     database = url.database
-    return not database or database == ":memory:" or "mode=memory" in str(url.query)
+    return not database or database == ":memory:" or url.query.get("mode") == "memory"
 
 
 def make_sqlite_folder(url: str | sa.URL) -> None:
-    """Create the folder of a SQLite file database. In-memory databases and ``file:`` URIs
-    (``sqlite:///file:/path?mode=ro&uri=true``, whose file must already exist) are left alone:
-    their "path" is not a path, and taking it for one made folders named ``file:``."""
+    """Create the folder of a SQLite file database. For a ``file:`` URI
+    (``sqlite:///file:/path/shop.sqlite?uri=true``) that is the folder of its path, and none
+    for a read-only one (``mode=ro``: the file must exist); taking the whole URI for a path
+    made folders named ``file:``. In-memory databases have no folder."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite" or _is_memory(parsed):
         return
-    database = parsed.database or ""
-    if not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    path = parsed.database or ""
+    if path.startswith("file:"):
+        if parsed.query.get("mode") == "ro":
+            return
+        path = urllib.parse.urlsplit(path).path
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_engine(url: sa.URL, busy_timeout: float, begin: str, pool: Any = None) -> sa.Engine:

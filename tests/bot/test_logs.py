@@ -110,6 +110,7 @@ def test_the_handler_follows_stderr_when_it_is_swapped(monkeypatch: pytest.Monke
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    quieted = {name: logging.getLogger(name).level for name in ("pymorphy3", "faster_whisper")}
     try:
         first = io.StringIO()
         monkeypatch.setattr(sys, "stderr", first)
@@ -123,3 +124,5 @@ def test_the_handler_follows_stderr_when_it_is_swapped(monkeypatch: pytest.Monke
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+        for name, old in quieted.items():
+            logging.getLogger(name).setLevel(old)

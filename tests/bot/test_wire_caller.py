@@ -114,4 +114,5 @@ async def test_a_bot_that_dies_mid_call_ends_the_call_without_an_error() -> None
     finally:
         agi_server.close()
         audio_server.close()
-    assert call.closed.is_set() and call.call_id is not None
+    assert call.call_id == "0f7c2a1e-5b0d-4c8e-9a51-2f3d4e5a6b7c", "the audio leg was reached"
+    assert call.closed.is_set()

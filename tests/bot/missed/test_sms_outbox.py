@@ -309,7 +309,7 @@ async def test_a_broken_rules_file_keeps_the_rules_read_before(
     s.rules_file.write_text('rules:\n  - name: Новое\n    default: true\n    text: "Привет"\n')
     assert [r.name for r in outbox.rules().rules] == ["Новое"]
     s.rules_file.unlink()
-    with caplog.at_level(logging.WARNING, logger="bot.missed.sms_outbox"):
+    with caplog.at_level(logging.WARNING, logger="bot.missed.sms_rules"):
         assert outbox.rules().rules == ()  # no file: no SMS, and the log says so
     assert "no SMS rules file" in caplog.text
 

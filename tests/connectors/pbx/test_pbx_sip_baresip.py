@@ -140,11 +140,11 @@ async def test_rtp_flows_while_the_bot_is_quiet(
         before, began = sip_call.rtp.packets_out, time.monotonic()
         await asyncio.sleep(1.0)
         sent = sip_call.rtp.packets_out - before
-        expected = (time.monotonic() - began) / 0.02  # the clock catches up a late loop
+        expected = (time.monotonic() - began) / 0.02  # a late loop: the clock catches up
         await phone.command("hangup")
         async with asyncio.timeout(5):
             await recorder.done.wait()
-    assert abs(sent - expected) <= 5, (sent, expected)  # 50 a second of silence, nothing played
+    assert 45 <= sent <= expected + 5, (sent, expected)  # 50 a second of silence, nothing played
     assert recorder.hangup is not None and recorder.hangup.reason == "caller_hangup"
     assert not endpoint.calls
 

@@ -14,6 +14,15 @@ def test_a_file_database_gets_its_folder(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b").is_dir()
 
 
+def test_a_writable_file_uri_gets_the_folder_of_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_sqlite_folder(f"sqlite:///file:{tmp_path}/u/shop.sqlite?mode=rwc&uri=true")
+    make_sqlite_folder("sqlite:///file:rel/shop.sqlite?uri=true")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rel", "u"], "no folder named file:"
+
+
 @pytest.mark.parametrize(
     "url",
     [

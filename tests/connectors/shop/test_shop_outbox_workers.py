@@ -102,12 +102,13 @@ async def _killed_mid_delivery(db: ShopDatabase, *, keeps: bool) -> tuple[SmtpSi
     leased = await db.read(_first_lease)
     assert leased is not None, "A leased them"
     b = Outbox(db, SmtpSettings(port=sink.port), lease=lease)
-    if datetime.now(UTC) < parse_time(leased):
-        assert await b.deliver_due() == 0  # all three are still leased by A
-    while await b.deliver_due() == 0:
+    now = datetime.now(UTC)
+    if now < parse_time(leased):
+        assert await b.deliver_due(now) == 0  # all three are still leased by A
+    while await b.deliver_due(now := datetime.now(UTC)) == 0:
         assert time.perf_counter() - killed_at < 10
         await asyncio.sleep(0.1)
-    assert datetime.now(UTC) >= parse_time(leased), "not before A's lease ran out"
+    assert now >= parse_time(leased), "not before A's lease ran out"
     waited = time.perf_counter() - killed_at
     while await db.outbox_pending():
         await b.deliver_due()
