@@ -69,6 +69,7 @@ async def test_metrics_count_the_call_the_order_and_the_turn_gaps(server: BotSer
         from tests.e2e.test_e2e_server import Line, quiet, wait_for
 
         line = Line(client)
+        step = ""
         try:
             for step in ["4512#", "3#", "да", "2#", "1#"]:
                 heard = len(client.audio())
@@ -81,9 +82,20 @@ async def test_metrics_count_the_call_the_order_and_the_turn_gaps(server: BotSer
                 else:
                     for digit in step:
                         await client.send_dtmf(digit)
+            step = "the end"
             await client.wait_closed(timeout=20)
+        except TimeoutError:
+            raise AssertionError(f"stuck before {step!r}; the bot's side: {story()}") from None
         finally:
             await line.stop()
+
+    def story() -> list[tuple[str, str]]:
+        """What the call's session did, for the failure message (a CI run stuck once)."""
+        return [
+            (e["type"], str(e.get("key") or e.get("text") or e.get("digit") or e.get("reason")))
+            for session in server.sessions
+            for e in session.log.events
+        ]
 
     assert server.asterisk is not None
     agi = FastAgiClient(
